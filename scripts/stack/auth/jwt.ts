@@ -1,0 +1,85 @@
+/**
+ * JWTs as the platform checks them locally: HS256 with the project's JWT secret (the legacy anon
+ * and service_role keys, and tokens we mint for local users). Used by the gateway's `verify_jwt`,
+ * the realtime server and the tools that need a signed-in user without a running GoTrue.
+ */
+import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { localSecrets } from '../config.ts';
+
+export interface Claims extends JWTPayload {
+  role: string;
+  sub?: string;
+  email?: string;
+  aud?: string | string[];
+}
+
+export type JwtFailure = 'missing' | 'malformed' | 'expired' | 'signature' | 'claims';
+
+export class JwtError extends Error {
+  readonly reason: JwtFailure;
+  constructor(reason: JwtFailure, message: string) {
+    super(message);
+    this.name = 'JwtError';
+    this.reason = reason;
+  }
+}
+
+const secretKey = (secret: string) => new TextEncoder().encode(secret);
+
+/** Verifies a token and requires the `role` and `exp` claims the platform requires. */
+export async function verifyJwt(token: string | undefined | null, secret: string = localSecrets.jwtSecret): Promise<Claims> {
+  if (!token) throw new JwtError('missing', 'no token was given');
+  if (token.split('.').length !== 3) throw new JwtError('malformed', 'the token provided is not a valid JWT');
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, secretKey(secret), { algorithms: ['HS256', 'HS384', 'HS512'] }));
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) {
+      const exp = Number((error.payload as JWTPayload).exp ?? 0);
+      const ago = Math.max(0, Math.floor(Date.now() / 1000) - exp);
+      throw new JwtError('expired', `token has expired ${ago} seconds ago`);
+    }
+    if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
+      throw new JwtError('signature', 'failed to validate JWT signature');
+    }
+    throw new JwtError('malformed', 'the token provided is not a valid JWT');
+  }
+  if (typeof payload.role !== 'string' || typeof payload.exp !== 'number') {
+    throw new JwtError('claims', 'fields `role` and `exp` are required in JWT');
+  }
+  return payload as Claims;
+}
+
+export interface UserTokenOptions {
+  email?: string;
+  /** Lifetime in seconds; the CLI's default `[auth] jwt_expiry` is 3600. */
+  expiresIn?: number;
+  sessionId?: string;
+  secret?: string;
+}
+
+/**
+ * Mints an access token shaped like GoTrue's (platform-facts.md §7.3) for a local user, signed with
+ * the local JWT secret. On a hosted project, sign in through Auth instead.
+ */
+export function mintUserToken(userId: string, options: UserTokenOptions = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    sub: userId,
+    aud: 'authenticated',
+    role: 'authenticated',
+    email: options.email ?? '',
+    phone: '',
+    app_metadata: { provider: 'email', providers: ['email'] },
+    user_metadata: {},
+    aal: 'aal1',
+    amr: [{ method: 'password', timestamp: now }],
+    session_id: options.sessionId ?? crypto.randomUUID(),
+    is_anonymous: false,
+  })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuer('http://127.0.0.1:54321/auth/v1')
+    .setIssuedAt(now)
+    .setExpirationTime(now + (options.expiresIn ?? 3600))
+    .sign(secretKey(options.secret ?? localSecrets.jwtSecret));
+}

@@ -1,0 +1,120 @@
+/**
+ * What `npm run stack:*` does: the local database plus the API gateway (functions, realtime) that
+ * runs in the background, like `supabase start` / `stop` / `status` without Docker.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { StackError, portInUse } from '../lib/errors.ts';
+import { type StackConfig, localSecrets } from './config.ts';
+import { databaseState, startDatabase, stopDatabase } from './db/database.ts';
+
+type Log = (line: string) => void;
+
+const gatewayEntry = (config: StackConfig) => join(config.projectRoot, 'scripts', 'stack', 'gateway', 'main.ts');
+const gatewayState = (config: StackConfig) => join(config.stackDir, 'gateway.json');
+export const gatewayLog = (config: StackConfig) => join(config.stackDir, 'gateway.log');
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The pid of a running gateway, or undefined (a stale state file is removed). */
+export function gatewayPid(config: StackConfig): number | undefined {
+  const file = gatewayState(config);
+  if (!existsSync(file)) return undefined;
+  const { pid } = JSON.parse(readFileSync(file, 'utf8')) as { pid: number };
+  if (isAlive(pid)) return pid;
+  rmSync(file, { force: true });
+  return undefined;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+async function waitForHealth(config: StackConfig, exited: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited()) break;
+    try {
+      const response = await fetch(`${config.api.url}/health`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const tail = existsSync(gatewayLog(config))
+    ? readFileSync(gatewayLog(config), 'utf8').split('\n').slice(-20).join('\n')
+    : '';
+  throw new StackError('CLUSTER_START_FAILED', `the API gateway did not become healthy. Last lines of ${gatewayLog(config)}:\n${tail}`);
+}
+
+export async function startStack(config: StackConfig, log: Log): Promise<{ alreadyRunning: boolean }> {
+  await startDatabase(config, log);
+  if (gatewayPid(config) !== undefined) return { alreadyRunning: true };
+  if (!(await portFree(config.api.port))) throw portInUse(config.api.port, 'the API gateway');
+  mkdirSync(config.stackDir, { recursive: true });
+  const out = openSync(gatewayLog(config), 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', gatewayEntry(config)], {
+    cwd: config.projectRoot,
+    env: process.env,
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  child.unref();
+  await waitForHealth(config, () => exited, 30_000);
+  return { alreadyRunning: false };
+}
+
+export async function stopGateway(config: StackConfig): Promise<boolean> {
+  const pid = gatewayPid(config);
+  if (pid === undefined) return false;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  rmSync(gatewayState(config), { force: true });
+  return true;
+}
+
+export async function stopStack(config: StackConfig): Promise<{ gateway: boolean; database: boolean }> {
+  const gateway = await stopGateway(config);
+  const database = await stopDatabase(config);
+  return { gateway, database };
+}
+
+/** The same variables `supabase status -o env` prints, for this stack. */
+export function stackVariables(config: StackConfig): Record<string, string> {
+  const ws = config.api.url.replace(/^http/, 'ws');
+  return {
+    API_URL: config.api.url,
+    FUNCTIONS_URL: `${config.api.url}/functions/v1`,
+    REALTIME_URL: `${ws}/realtime/v1`,
+    DB_URL: config.db.url,
+    JWT_SECRET: localSecrets.jwtSecret,
+    ANON_KEY: localSecrets.anonKey,
+    SERVICE_ROLE_KEY: localSecrets.serviceRoleKey,
+  };
+}
+
+export async function stackStatus(config: StackConfig): Promise<{ database: string; gateway: string }> {
+  const db = await databaseState(config);
+  return {
+    database: db.running ? 'running' : db.exists ? 'stopped' : 'not created',
+    gateway: gatewayPid(config) !== undefined ? 'running' : 'stopped',
+  };
+}

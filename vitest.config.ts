@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Unit tests sit next to the module they test (`*.test.ts`); integration tests, which need the
+// local stack that `npm test` starts, live under supabase/tests/integration.
+export default defineConfig({
+  test: {
+    include: ['scripts/**/*.test.ts', 'supabase/tests/integration/**/*.test.ts'],
+    exclude: ['node_modules/**', '.stack/**'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Integration files share one database; run files one at a time, tests inside a file in order.
+    fileParallelism: false,
+  },
+});
