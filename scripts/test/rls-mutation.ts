@@ -1,0 +1,64 @@
+/**
+ * Proves the pgTAP suite guards the policies: with every policy dropped, and again with every
+ * policy replaced by one that lets any signed-in user touch any row, the suite must fail. A suite
+ * that ran its assertions as a role bypassing RLS would pass both, and so would be caught here.
+ *
+ * Each mutation is applied to the test database, the suite is run, and the database is reset with
+ * the real CLI afterwards, so later stages see the real policies again.
+ */
+import type { StackConfig } from '../stack/config.ts';
+import { resetDatabase, testDatabase } from '../stack/db/database.ts';
+import { connectAs } from '../stack/db/platform.ts';
+
+const dropEveryPolicy = `
+  do $$
+  declare p record;
+  begin
+    for p in select policyname, tablename from pg_policies where schemaname = 'public' loop
+      execute format('drop policy %I on public.%I', p.policyname, p.tablename);
+    end loop;
+  end $$;`;
+
+const openEveryTable = `
+  ${dropEveryPolicy}
+  do $$
+  declare t record;
+  begin
+    for t in select tablename from pg_tables where schemaname = 'public' and rowsecurity loop
+      execute format('create policy "anyone signed in, any row" on public.%I for all to authenticated using (true) with check (true)', t.tablename);
+    end loop;
+  end $$;`;
+
+const mutations = [
+  { name: 'every policy dropped', sql: dropEveryPolicy },
+  { name: 'every policy opened to every signed-in user', sql: openEveryTable },
+];
+
+export async function checkPoliciesAreTested(config: StackConfig): Promise<{ passed: number; failed: number }> {
+  let passed = 0;
+  let failed = 0;
+  try {
+    for (const mutation of mutations) {
+      const sql = connectAs(config, 'postgres');
+      try {
+        await sql.unsafe(mutation.sql).simple();
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
+      const result = await testDatabase(config, { inherit: false });
+      const failing = [...result.output.matchAll(/^(\S+\.sql) .*\b(?:Failed|Dubious)/gm)].map((m) => m[1]);
+      if (result.passed) {
+        failed += 1;
+        console.log(`not caught: the suite still passes with ${mutation.name}`);
+      } else {
+        passed += 1;
+        console.log(`caught: with ${mutation.name} the suite fails (${failing.length} files red)`);
+      }
+      await resetDatabase(config, { quiet: true });
+    }
+  } catch (error) {
+    await resetDatabase(config, { quiet: true });
+    throw error;
+  }
+  return { passed, failed };
+}

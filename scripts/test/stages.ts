@@ -1,0 +1,82 @@
+/**
+ * The stages of `npm test`, in order. Each returns how many tests passed and failed; a stage marked
+ * stopOnFailure ends the run when it fails, because every later stage depends on it.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from '../lib/process.ts';
+import type { StackConfig } from '../stack/config.ts';
+import { lintDatabase, resetDatabase, testDatabase } from '../stack/db/database.ts';
+import { stackVariables, startStack } from '../stack/stack.ts';
+import { countPgProve } from './pg-prove-output.ts';
+import { checkPoliciesAreTested } from './rls-mutation.ts';
+
+export interface StageResult {
+  passed: number;
+  failed: number;
+}
+
+export interface Stage {
+  name: string;
+  stopOnFailure?: boolean;
+  run(config: StackConfig): Promise<StageResult>;
+}
+
+const one = (ok: boolean): StageResult => ({ passed: ok ? 1 : 0, failed: ok ? 0 : 1 });
+
+async function succeeds(command: string, args: string[], config: StackConfig): Promise<boolean> {
+  const result = await run(command, args, { cwd: config.projectRoot, inherit: true, allowFailure: true });
+  return result.code === 0;
+}
+
+export const stages: Stage[] = [
+  {
+    name: 'typecheck (tsc --noEmit)',
+    run: async (config) => one(await succeeds(join(config.projectRoot, 'node_modules', '.bin', 'tsc'), ['--noEmit'], config)),
+  },
+  {
+    name: 'start a fresh local stack',
+    stopOnFailure: true,
+    run: async (config) => {
+      await startStack(config, (line) => console.log(`[stack] ${line}`));
+      return one(true);
+    },
+  },
+  {
+    name: 'supabase db reset (real CLI)',
+    stopOnFailure: true,
+    run: async (config) => (await resetDatabase(config), one(true)),
+  },
+  {
+    name: 'supabase db lint (real CLI)',
+    run: async (config) => (await lintDatabase(config), one(true)),
+  },
+  {
+    name: 'pgTAP suite (pg_prove)',
+    run: async (config) => {
+      const result = await testDatabase(config, { inherit: false });
+      console.log(result.output.trimEnd());
+      return countPgProve(result.output, result.passed);
+    },
+  },
+  {
+    name: 'the pgTAP suite fails when policies are dropped or opened up',
+    run: async (config) => checkPoliciesAreTested(config),
+  },
+  {
+    name: 'vitest (unit and integration)',
+    run: async (config) => {
+      const report = join(config.stackDir, 'vitest-report.json');
+      const vitest = join(config.projectRoot, 'node_modules', '.bin', 'vitest');
+      await run(vitest, ['run', '--reporter=default', '--reporter=json', `--outputFile=${report}`], {
+        cwd: config.projectRoot,
+        env: { ...process.env, ...stackVariables(config) },
+        inherit: true,
+        allowFailure: true,
+      });
+      if (!existsSync(report)) return one(false);
+      const json = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; success: boolean };
+      return { passed: json.numPassedTests, failed: json.numFailedTests + (json.success ? 0 : json.numFailedTests === 0 ? 1 : 0) };
+    },
+  },
+];
