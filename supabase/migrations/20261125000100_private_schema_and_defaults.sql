@@ -9,8 +9,12 @@ create schema if not exists private;
 comment on schema private is 'Internal functions of the Virgil sync backend; never exposed through the API.';
 revoke all on schema private from public, anon, authenticated;
 
-alter default privileges in schema public revoke execute on functions from public, anon, authenticated;
-alter default privileges in schema private revoke execute on functions from public, anon, authenticated;
+-- Postgres grants EXECUTE to PUBLIC on every new function; the platform adds anon and
+-- authenticated in public. Both defaults are withdrawn for functions postgres creates from now on,
+-- except in `extensions`, whose functions (pgTAP, pg_trgm, …) are meant to be called by everyone.
+alter default privileges revoke execute on functions from public;
+alter default privileges in schema public revoke execute on functions from anon, authenticated;
+alter default privileges in schema extensions grant execute on functions to public;
 
 -- Every synced row keeps its own bookkeeping: `updated_at` is when the database last changed it,
 -- `version` counts its changes (1 on insert, +1 on every update; later chapters use it for
