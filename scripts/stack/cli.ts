@@ -81,8 +81,8 @@ const commands: Record<string, { about: string; run: (config: StackConfig, flags
     },
   },
   'db:reset': {
-    about: 'apply migrations and seed.sql from scratch with `supabase db reset`',
-    run: async (config) => (await resetDatabase(config), 0),
+    about: 'start the database if needed, then apply migrations and seed.sql from scratch with `supabase db reset`',
+    run: async (config) => (await resetDatabase(config, { log }), 0),
   },
   'db:lint': {
     about: 'run `supabase db lint`, failing on errors',

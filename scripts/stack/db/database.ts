@@ -3,7 +3,8 @@
  *
  *   start   ensure prerequisites → create + bootstrap the cluster if absent → start it if stopped
  *   stop    stop the cluster (data is kept)
- *   reset   `supabase db reset --db-url …`: drop what migrations made, apply migrations, run seed.sql
+ *   reset   start if needed, then `supabase db reset --db-url …`: drop what migrations made, apply
+ *           migrations, run seed.sql
  *   lint    `supabase db lint --db-url …`, failing on errors
  *   test    pg_prove over supabase/tests/database, with pgTAP installed for the run only
  */
@@ -103,8 +104,9 @@ function supabaseCli(config: StackConfig, args: string[], inherit: boolean) {
   });
 }
 
-export async function resetDatabase(config: StackConfig, options: { quiet?: boolean } = {}): Promise<void> {
-  await requireRunning(config);
+/** Starts the database if it is stopped (or not yet created), then resets it with the real CLI. */
+export async function resetDatabase(config: StackConfig, options: { quiet?: boolean; log?: Log } = {}): Promise<void> {
+  await startDatabase(config, options.log ?? (() => {}));
   await supabaseCli(config, ['db', 'reset', '--db-url', config.db.cliUrl, '--yes'], !options.quiet);
 }
 
