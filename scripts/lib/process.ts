@@ -29,7 +29,8 @@ export function run(command: string, args: readonly string[], options: RunOption
     options.asUser && isRoot() ? ['runuser', ['-u', options.asUser, '--', command, ...args]] : [command, [...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(program, argv, {
-      cwd: options.cwd,
+      // The other user may not be allowed into our working directory (a private clone).
+      cwd: options.cwd ?? (options.asUser && isRoot() ? '/' : undefined),
       env: options.env ?? process.env,
       stdio: options.inherit ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
     });

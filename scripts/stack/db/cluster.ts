@@ -7,9 +7,9 @@
  * since PostgreSQL refuses to run as root.
  */
 import { createHash } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StackError, portInUse } from '../../lib/errors.ts';
 import { isRoot, run } from '../../lib/process.ts';
 import type { StackConfig } from '../config.ts';
@@ -43,9 +43,11 @@ export interface ClusterPaths {
   log: string;
 }
 
+/** Where the cluster's files are; data and log go through the link prepareRoot may have made. */
 export function clusterPaths(config: StackConfig): ClusterPaths {
   const root = join(config.stackDir, 'db');
-  return { root, data: join(root, 'data'), log: join(root, 'postgres.log') };
+  const real = existsSync(root) ? realpathSync(root) : root;
+  return { root, data: join(real, 'data'), log: join(real, 'postgres.log') };
 }
 
 async function serverUserCanReach(path: string): Promise<boolean> {
@@ -105,9 +107,10 @@ function assertPortFree(port: number): Promise<void> {
 }
 
 /** Runs initdb. The cluster is empty until the platform bootstrap runs (platform.ts). */
-export async function createCluster(pg: PostgresInstall, paths: ClusterPaths, config: StackConfig): Promise<void> {
-  await prepareRoot(paths, config);
-  const passwordFile = join(paths.root, '.pwfile');
+export async function createCluster(pg: PostgresInstall, config: StackConfig): Promise<void> {
+  await prepareRoot(clusterPaths(config), config);
+  const paths = clusterPaths(config);
+  const passwordFile = join(dirname(paths.data), '.pwfile');
   writeFileSync(passwordFile, 'postgres\n', { mode: 0o600 });
   if (isRoot()) {
     const { uid, gid } = await serverUserIds();

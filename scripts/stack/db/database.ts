@@ -60,11 +60,12 @@ export async function startDatabase(config: StackConfig, log: Log): Promise<Data
       if (await clusterRunning(pg, paths)) await stopCluster(pg, paths);
     }
     await removeCluster(paths);
-    log(`creating a PostgreSQL ${config.db.majorVersion} cluster in ${paths.data}`);
-    await createCluster(pg, paths, config);
-    await startCluster(pg, paths, config);
+    await createCluster(pg, config);
+    const created = clusterPaths(config);
+    log(`created a PostgreSQL ${config.db.majorVersion} cluster in ${created.data}`);
+    await startCluster(pg, created, config);
     await bootstrapPlatform(config);
-    writeFileSync(bootstrappedMarker(paths), `${new Date().toISOString()}\n`);
+    writeFileSync(bootstrappedMarker(created), `${new Date().toISOString()}\n`);
   } else {
     await startCluster(pg, paths, config);
   }
