@@ -12,6 +12,7 @@
 --   tests.authenticate_as_service_role()  act as the server with the service_role key
 --   tests.rls_enabled('public')         assertion: RLS is on for every table of the schema
 --   tests.rls_applies()                 assertion: the acting role does not bypass RLS
+--   tests.anon_is_refused('messages')   four assertions: anon can neither read nor write the table
 
 begin;
 set local client_min_messages = warning;
@@ -135,6 +136,27 @@ as $$
     not exists (select from pg_catalog.pg_roles where rolname = current_user and (rolsuper or rolbypassrls)),
     format('acting as %s, which does not bypass row level security', current_user)
   );
+$$;
+
+-- A visitor with the anon key has no privilege on a synced table: every verb is refused before any
+-- policy runs. Four assertions.
+create or replace function tests.anon_is_refused(table_name text)
+returns setof text
+language plpgsql
+set search_path = pg_catalog, extensions
+as $$
+declare
+  denied text := format('permission denied for table %s', table_name);
+begin
+  return next throws_ok(format('select * from public.%I', table_name), '42501', denied,
+    format('a visitor cannot read %s', table_name));
+  return next throws_ok(format('insert into public.%I default values', table_name), '42501', denied,
+    format('a visitor cannot create %s', table_name));
+  return next throws_ok(format('update public.%I set id = id', table_name), '42501', denied,
+    format('a visitor cannot edit %s', table_name));
+  return next throws_ok(format('delete from public.%I', table_name), '42501', denied,
+    format('a visitor cannot delete %s', table_name));
+end;
 $$;
 
 grant execute on all functions in schema tests to anon, authenticated, service_role;

@@ -72,15 +72,7 @@ select is_empty($$ update public.conversations set title = 'x' where user_id = t
 -- A visitor with the anon key -----------------------------------------------------------------------
 select tests.authenticate_as_anon();
 select tests.rls_applies();
-
-select throws_ok($$ select * from public.conversations $$, '42501',
-  'permission denied for table conversations', 'a visitor cannot read conversations');
-select throws_ok($$ insert into public.conversations (user_id, title) values (tests.uid('ada'), 'x') $$, '42501',
-  'permission denied for table conversations', 'a visitor cannot create conversations');
-select throws_ok($$ update public.conversations set title = 'x' $$, '42501',
-  'permission denied for table conversations', 'a visitor cannot edit conversations');
-select throws_ok($$ delete from public.conversations $$, '42501',
-  'permission denied for table conversations', 'a visitor cannot delete conversations');
+select * from tests.anon_is_refused('conversations');
 
 -- The server, with the service_role key -----------------------------------------------------------
 select tests.authenticate_as_service_role();
