@@ -8,8 +8,10 @@ import { run } from '../lib/process.ts';
 import type { StackConfig } from '../stack/config.ts';
 import { lintDatabase, resetDatabase, testDatabase } from '../stack/db/database.ts';
 import { stackVariables, startStack } from '../stack/stack.ts';
+import { denoCheckFunctions } from '../stack/functions/deno-check.ts';
 import { countPgProve } from './pg-prove-output.ts';
 import { checkPoliciesAreTested } from './rls-mutation.ts';
+import { checkTypes } from '../types/generate.ts';
 
 export interface StageResult {
   passed: number;
@@ -64,6 +66,18 @@ export const stages: Stage[] = [
     run: async (config) => checkPoliciesAreTested(config),
   },
   {
+    name: 'generated database types match the schema',
+    run: async (config) => {
+      const result = await checkTypes(config);
+      (result.ok ? console.log : console.error)(result.message);
+      return one(result.ok);
+    },
+  },
+  {
+    name: 'deno check on every edge function',
+    run: async (config) => one(await denoCheckFunctions(config)),
+  },
+  {
     name: 'vitest (unit and integration)',
     run: async (config) => {
       const report = join(config.stackDir, 'vitest-report.json');
@@ -78,5 +92,12 @@ export const stages: Stage[] = [
       const json = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; success: boolean };
       return { passed: json.numPassedTests, failed: json.numFailedTests + (json.success ? 0 : json.numFailedTests === 0 ? 1 : 0) };
     },
+  },
+  {
+    // A few seconds of the latency harness (issue 4): idle, 100 writes/s, 1,000 changes/s, the sync
+    // path and a dropped socket with catch-up. Fails on any loss or any leak; latency is printed, never asserted.
+    name: 'latency harness (small run)',
+    run: async (config) =>
+      one(await succeeds(join(config.projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/harness/latency.ts', '--quick'], config)),
   },
 ];

@@ -1,0 +1,155 @@
+/**
+ * The edge functions host mounted on the local gateway at /functions/v1/, as Kong + the edge runtime
+ * serve them in the Docker stack:
+ *
+ *   /functions/v1/<name>[/<path>]  →  supabase/functions/<name>/index.ts on Deno (deno-worker.ts)
+ *
+ * Before proxying it does what the platform's gateway does:
+ *   - an unknown or disabled function gets 404 {code: NOT_FOUND};
+ *   - with `verify_jwt` on (the default), a request without `Authorization: Bearer <jwt>` gets 401
+ *     {code: UNAUTHORIZED_NO_AUTH_HEADER}, and one whose token is malformed, forged or expired gets
+ *     401 {code: UNAUTHORIZED_INVALID_JWT_FORMAT}; the token is checked with the project's JWT secret;
+ *   - a body larger than the platform's request limit gets 413 {code: PAYLOAD_TOO_LARGE}.
+ * Everything else (methods, shapes, the function's own limits) is for the function to answer.
+ *
+ * Each function gets the environment the platform gives functions: SUPABASE_URL,
+ * SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY, SUPABASE_DB_URL and SUPABASE_JWKS.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { JwtError, verifyJwt } from '../auth/jwt.ts';
+import { type StackConfig, localSecrets } from '../config.ts';
+import { corsHeaders, sendJson, type GatewayService, type ServiceFactory } from '../gateway/server.ts';
+import { DenoWorker } from './deno-worker.ts';
+import { readFunctionSpecs } from './function-config.ts';
+import { localJwks } from './jwks.ts';
+
+export const functionsPrefix = '/functions/v1/';
+/** The edge runtime's request body limit. */
+export const maxRequestBytes = 20 * 1024 * 1024;
+
+/** What functions are given, as the CLI gives them (platform-facts §7.4). */
+export function functionEnv(config: StackConfig): Record<string, string> {
+  return {
+    SUPABASE_URL: config.api.url,
+    SUPABASE_ANON_KEY: localSecrets.anonKey,
+    SUPABASE_SERVICE_ROLE_KEY: localSecrets.serviceRoleKey,
+    SUPABASE_DB_URL: config.db.url,
+    SUPABASE_JWKS: JSON.stringify(localJwks()),
+  };
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      request.resume();
+      reject(new BodyTooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        request.removeAllListeners('data');
+        request.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.once('end', () => resolve(Buffer.concat(chunks)));
+    request.once('error', reject);
+  });
+}
+
+async function checkJwt(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+  const header = request.headers.authorization;
+  if (!header) {
+    sendJson(response, 401, { code: 'UNAUTHORIZED_NO_AUTH_HEADER', message: 'Missing authorization header' });
+    return false;
+  }
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  try {
+    await verifyJwt(match?.[1]);
+    return true;
+  } catch (error) {
+    const message = error instanceof JwtError && error.reason === 'expired' ? 'JWT has expired' : 'Invalid JWT';
+    sendJson(response, 401, { code: 'UNAUTHORIZED_INVALID_JWT_FORMAT', message });
+    return false;
+  }
+}
+
+const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade', 'content-encoding']);
+
+export const functionsService: ServiceFactory = async (config: StackConfig): Promise<GatewayService> => {
+  const log = (line: string) => console.log(line);
+  const env = functionEnv(config);
+  const workers = new Map(
+    readFunctionSpecs(config.projectRoot).map((spec) => [spec.name, new DenoWorker(spec, { projectRoot: config.projectRoot, env, log })]),
+  );
+  // Start every function now, so the first request does not wait for Deno; failures are logged
+  // and retried on the first request.
+  for (const worker of workers.values()) {
+    worker.url().catch((error: unknown) => log(`[functions] ${(error as Error).message}`));
+  }
+
+  return {
+    name: 'functions',
+    prefix: functionsPrefix,
+    describe: () => ({ 'Functions URL': `${config.api.url}/functions/v1`, Functions: [...workers.keys()].join(', ') }),
+
+    async handleRequest(request, response) {
+      const url = new URL(request.url ?? '/', 'http://gateway');
+      const [name = '', ...rest] = url.pathname.slice(functionsPrefix.length).split('/');
+      const worker = workers.get(name);
+      if (!worker) {
+        request.resume();
+        sendJson(response, 404, { code: 'NOT_FOUND', message: 'Requested function was not found' });
+        return;
+      }
+      if (worker.spec.verifyJwt && !(await checkJwt(request, response))) {
+        request.resume();
+        return;
+      }
+      let body: Buffer;
+      try {
+        body = await readBody(request, maxRequestBytes);
+      } catch (error) {
+        if (!(error instanceof BodyTooLarge)) throw error;
+        sendJson(response, 413, { code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than ${maxRequestBytes} bytes` });
+        return;
+      }
+      let base: string;
+      try {
+        base = await worker.url();
+      } catch (error) {
+        sendJson(response, 503, { code: 'BOOT_ERROR', message: `function ${name} failed to start: ${(error as Error).message}` });
+        return;
+      }
+      const headers = new Headers();
+      for (const [key, value] of Object.entries(request.headers)) {
+        if (value === undefined || hopByHop.has(key)) continue;
+        headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+      }
+      const upstream = await fetch(`${base}/${[name, ...rest].join('/')}${url.search}`, {
+        method: request.method ?? 'GET',
+        headers,
+        body: body.length > 0 && request.method !== 'GET' && request.method !== 'HEAD' ? body : undefined,
+      });
+      const payload = Buffer.from(await upstream.arrayBuffer());
+      const out: Record<string, string> = { ...corsHeaders };
+      upstream.headers.forEach((value, key) => {
+        if (!hopByHop.has(key)) out[key] = value;
+      });
+      response.writeHead(upstream.status, out);
+      response.end(payload);
+    },
+
+    async close() {
+      await Promise.allSettled([...workers.values()].map((worker) => worker.stop()));
+    },
+  };
+};

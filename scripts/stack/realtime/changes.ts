@@ -1,0 +1,241 @@
+/**
+ * The change stream: logical decoding of the whole database through ONE permanent replication
+ * slot, streamed (START_REPLICATION over the replication protocol), never polled.
+ *
+ * Why wal2json over our own replication connection rather than postgres.js's `sql.subscribe`:
+ * `subscribe` always creates a TEMPORARY pgoutput slot with a random name and acknowledges every
+ * keepalive's position by itself, so a restart of this server loses whatever was committed while
+ * it was down, and nothing delivered-but-unacknowledged can be replayed. Here the slot is permanent
+ * (`virgil_realtime`), the stream resumes from the slot's confirmed position, and the position is
+ * acknowledged only after a transaction was handed to every subscriber (`acknowledge`). wal2json
+ * (format 2) gives one JSON document per change with type oids, the primary key and the commit
+ * timestamp, which is what the platform's own poller reads from the same plugin.
+ *
+ * Lifecycle: `start` connects and keeps reconnecting (100 ms doubling to 2 s) when PostgreSQL
+ * restarts or the connection drops; `close` ends the walsender so `stack:stop` never leaves it
+ * behind. Transactions already delivered before a reconnect are skipped by LSN when the server
+ * replays them.
+ */
+import type { Duplex } from 'node:stream';
+import postgres, { type Sql } from 'postgres';
+
+export interface ColumnValue {
+  name: string;
+  type: string;
+  typeoid?: number;
+  value: unknown;
+}
+
+export interface Change {
+  type: 'INSERT' | 'UPDATE' | 'DELETE';
+  schema: string;
+  table: string;
+  /** New row (INSERT, UPDATE). */
+  columns: ColumnValue[];
+  /** Old identity image (UPDATE, DELETE); the whole row with REPLICA IDENTITY FULL. */
+  identity: ColumnValue[];
+}
+
+export interface Transaction {
+  /** The commit's end LSN; acknowledging it means the transaction is never sent again. */
+  lsn: bigint;
+  /** The transaction id (32 bits, as wal2json gives it). */
+  xid: number;
+  /** wal2json's commit timestamp, e.g. `2026-11-25 01:05:46.20329+00`. */
+  commitTimestamp: string;
+  changes: Change[];
+}
+
+export interface ChangeStreamOptions {
+  url: string;
+  slot: string;
+  onTransaction(transaction: Transaction): void;
+  log(line: string): void;
+}
+
+const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
+
+export const formatLsn = (lsn: bigint) => `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+
+interface Wal2JsonRecord {
+  action: 'B' | 'C' | 'I' | 'U' | 'D' | 'T' | 'M';
+  timestamp?: string;
+  xid?: number;
+  schema?: string;
+  table?: string;
+  columns?: ColumnValue[];
+  identity?: ColumnValue[];
+}
+
+const actions = { I: 'INSERT', U: 'UPDATE', D: 'DELETE' } as const;
+
+export class ChangeStream {
+  private sql: Sql | undefined;
+  private stream: Duplex | undefined;
+  private closed = false;
+  private open: Transaction | undefined;
+  /** Highest LSN handed to subscribers; replays at or below it are skipped. */
+  private delivered = 0n;
+  private acknowledged = 0n;
+  /** LSNs of transactions received on this connection and not yet acknowledged. */
+  private readonly inFlight = new Set<bigint>();
+  private statusTimer: NodeJS.Timeout | undefined;
+  private retryMs = 100;
+  connected = false;
+
+  constructor(private readonly options: ChangeStreamOptions) {}
+
+  start(): void {
+    this.statusTimer = setInterval(() => this.sendStatus(), 1000);
+    void this.connect();
+  }
+
+  /** Marks a transaction as handed to every subscriber; its LSN may now be confirmed. */
+  acknowledge(transaction: Transaction): void {
+    this.inFlight.delete(transaction.lsn);
+    if (transaction.lsn > this.delivered) this.delivered = transaction.lsn;
+    if (transaction.lsn > this.acknowledged) this.acknowledged = transaction.lsn;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.statusTimer);
+    this.sendStatus();
+    await this.disconnect();
+  }
+
+  private async disconnect(): Promise<void> {
+    const { sql, stream } = this;
+    this.sql = undefined;
+    this.stream = undefined;
+    this.connected = false;
+    stream?.destroy();
+    await sql?.end({ timeout: 1 }).catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.ensureSlot();
+      const sql = postgres(this.options.url, {
+        max: 1,
+        fetch_types: false,
+        idle_timeout: 0,
+        max_lifetime: null,
+        connection: { replication: 'database', application_name: 'virgil_realtime' },
+        onnotice: () => undefined,
+      });
+      this.sql = sql;
+      // For START_REPLICATION postgres.js hands back its CopyBoth stream: a Duplex, typed as Writable.
+      const stream = (await sql
+        .unsafe(
+          `START_REPLICATION SLOT ${this.options.slot} LOGICAL 0/0 ("format-version" '2', "include-timestamp" '1', "include-type-oids" '1', "include-transaction" '1', "include-xids" '1')`,
+        )
+        .writable()) as unknown as Duplex;
+      this.stream = stream;
+      this.open = undefined;
+      this.connected = true;
+      this.retryMs = 100;
+      this.options.log(`[realtime] streaming slot ${this.options.slot}`);
+      stream.on('data', (data: Buffer) => this.onData(data));
+      stream.on('error', (error: Error) => this.options.log(`[realtime] change stream error: ${error.message}`));
+      stream.on('close', () => void this.reconnect());
+    } catch (error) {
+      this.options.log(`[realtime] change stream not connected: ${(error as Error).message}`);
+      await this.reconnect();
+    }
+  }
+
+  private reconnecting = false;
+  private async reconnect(): Promise<void> {
+    if (this.closed || this.reconnecting) return;
+    this.reconnecting = true;
+    await this.disconnect();
+    // Whatever was received but not delivered will be sent again by the server.
+    this.inFlight.clear();
+    await new Promise((resolve) => setTimeout(resolve, this.retryMs));
+    this.retryMs = Math.min(this.retryMs * 2, 2000);
+    this.reconnecting = false;
+    await this.connect();
+  }
+
+  /** Creates the permanent slot unless it exists. */
+  private async ensureSlot(): Promise<void> {
+    const sql = postgres(this.options.url, { max: 1, onnotice: () => undefined, connect_timeout: 5 });
+    try {
+      const existing = await sql`select active_pid from pg_catalog.pg_replication_slots where slot_name = ${this.options.slot}`;
+      if (existing.length === 0) {
+        await sql`select pg_catalog.pg_create_logical_replication_slot(${this.options.slot}, 'wal2json')`;
+        this.options.log(`[realtime] created replication slot ${this.options.slot}`);
+      } else if (existing[0]!.active_pid !== null) {
+        // A walsender of an earlier gateway that died without closing its socket; ours replaces it.
+        await sql`select pg_catalog.pg_terminate_backend(${existing[0]!.active_pid as number})`;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }
+
+  private onData(data: Buffer): void {
+    if (data[0] === 0x77) {
+      // XLogData: 'w', dataStart (8), walEnd (8), sendTime (8), then one wal2json document.
+      const lsn = data.readBigUInt64BE(1);
+      this.onRecord(JSON.parse(data.toString('utf8', 25)) as Wal2JsonRecord, lsn);
+    } else if (data[0] === 0x6b) {
+      // Primary keepalive: 'k', walEnd (8), sendTime (8), replyRequested (1). With nothing
+      // outstanding, everything up to walEnd has been handled and may be confirmed.
+      const walEnd = data.readBigUInt64BE(1);
+      if (this.inFlight.size === 0 && this.open === undefined && walEnd > this.acknowledged) this.acknowledged = walEnd;
+      if (data[17]) this.sendStatus();
+    }
+  }
+
+  private onRecord(record: Wal2JsonRecord, lsn: bigint): void {
+    switch (record.action) {
+      case 'B':
+        this.open = { lsn: 0n, xid: record.xid ?? 0, commitTimestamp: record.timestamp ?? '', changes: [] };
+        return;
+      case 'C': {
+        const transaction = this.open;
+        this.open = undefined;
+        if (!transaction) return;
+        transaction.lsn = lsn;
+        if (process.env.VIRGIL_REALTIME_DEBUG === '1') {
+          this.options.log(`[realtime] tx ${formatLsn(lsn)} ${transaction.changes.map((c) => `${c.type} ${c.table}`).join(', ')}`);
+        }
+        if (lsn <= this.delivered) return; // replayed after a reconnect; already delivered
+        this.inFlight.add(lsn);
+        this.options.onTransaction(transaction);
+        return;
+      }
+      case 'I':
+      case 'U':
+      case 'D':
+        this.open?.changes.push({
+          type: actions[record.action],
+          schema: record.schema ?? '',
+          table: record.table ?? '',
+          columns: record.columns ?? [],
+          identity: record.identity ?? [],
+        });
+        return;
+      default:
+        return; // TRUNCATE and messages are never delivered
+    }
+  }
+
+  /** Standby status update: write = flush = apply = the last acknowledged LSN. */
+  private sendStatus(): void {
+    const stream = this.stream;
+    if (!stream || !this.connected || this.acknowledged === 0n) return;
+    const message = Buffer.alloc(34);
+    message[0] = 0x72; // 'r'
+    message.writeBigUInt64BE(this.acknowledged, 1);
+    message.writeBigUInt64BE(this.acknowledged, 9);
+    message.writeBigUInt64BE(this.acknowledged, 17);
+    message.writeBigUInt64BE(BigInt(Date.now() - PG_EPOCH_MS) * 1000n, 25);
+    message[33] = 0;
+    stream.write(message);
+  }
+}

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { mintUserToken } from '../auth/jwt.ts';
+import { localSecrets } from '../config.ts';
+import type { Catalog, TableInfo } from './catalog.ts';
+import { RealtimeError, reasonFor } from './errors.ts';
+import { authenticate, authorizePrivate, bindingId, channelLimit, MAX_CHANNELS_PER_SOCKET, parsePayload, planBindings, topicName } from './join.ts';
+
+const memories: TableInfo = {
+  schema: 'public',
+  table: 'memories',
+  rls: true,
+  columns: [
+    { name: 'id', type: 'uuid' },
+    { name: 'tag', type: 'text' },
+  ],
+  types: new Map([
+    ['id', 'uuid'],
+    ['tag', 'text'],
+  ]),
+  primaryKey: ['id'],
+  selectPolicies: [],
+  selectable: new Map(),
+};
+const catalog = { all: () => [memories], refresh: async () => undefined } as unknown as Catalog;
+
+const reason = async (work: () => unknown) => {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof RealtimeError) return reasonFor(error);
+    throw error;
+  }
+  return 'no error';
+};
+
+describe('join pipeline steps', () => {
+  it('topicName requires `realtime:` and a non-empty name', async () => {
+    expect(topicName('realtime:room')).toBe('room');
+    expect(await reason(() => topicName('realtime:'))).toBe('TopicNameRequired: You must provide a topic name');
+    expect(await reason(() => topicName('room'))).toBe('TopicNameRequired: You must provide a topic name');
+  });
+
+  it('channelLimit refuses the 101st channel', async () => {
+    expect(await reason(() => channelLimit(MAX_CHANNELS_PER_SOCKET - 1))).toBe('no error');
+    expect(await reason(() => channelLimit(MAX_CHANNELS_PER_SOCKET))).toBe('ChannelRateLimitReached: Too many channels');
+  });
+
+  it('parsePayload refuses a non-array postgres_changes', async () => {
+    expect(await reason(() => parsePayload({ config: { postgres_changes: 'x' } }))).toMatch(/^InvalidJoinPayload: /);
+  });
+
+  it('authenticate prefers user_token, then access_token, then the socket key, and maps token failures', async () => {
+    const user = await mintUserToken(crypto.randomUUID());
+    expect((await authenticate({ access_token: user }, localSecrets.anonKey, localSecrets.jwtSecret)).claims.role).toBe('authenticated');
+    expect((await authenticate({}, localSecrets.anonKey, localSecrets.jwtSecret)).claims.role).toBe('anon');
+    expect((await authenticate({}, 'sb_publishable_x', localSecrets.jwtSecret)).claims.role).toBe('anon');
+    const expired = await mintUserToken(crypto.randomUUID(), { expiresIn: -12 });
+    expect(await reason(() => authenticate({ access_token: expired }, '', localSecrets.jwtSecret))).toMatch(
+      /^InvalidJWTToken: Token has expired 1[2-4] seconds ago$/,
+    );
+    const forged = await mintUserToken(crypto.randomUUID(), { secret: 'another-secret-that-is-long-enough-to-sign' });
+    expect(await reason(() => authenticate({ access_token: forged }, '', localSecrets.jwtSecret))).toBe('JwtSignatureError: Failed to validate JWT signature');
+    expect(await reason(() => authenticate({ access_token: 'nope' }, '', localSecrets.jwtSecret))).toBe('MalformedJWT: The token provided is not a valid JWT');
+  });
+
+  it('authorizePrivate admits only service_role', async () => {
+    expect(await reason(() => authorizePrivate(true, 'room', { role: 'authenticated' }))).toBe(
+      'Unauthorized: You do not have permissions to read from this Channel topic: room',
+    );
+    expect(await reason(() => authorizePrivate(true, 'room', { role: 'service_role' }))).toBe('no error');
+    expect(await reason(() => authorizePrivate(false, 'room', { role: 'anon' }))).toBe('no error');
+  });
+});
+
+describe('planBindings', () => {
+  it('echoes each entry exactly, adds no keys, and gives equal entries equal ids', async () => {
+    const entries = [
+      { event: '*', schema: 'public', table: 'memories', filter: 'tag=eq.a' },
+      { event: 'INSERT', schema: 'public', table: 'memories', select: ['tag'] },
+    ];
+    const plan = await planBindings(entries, catalog);
+    expect(plan.bindingError).toBeUndefined();
+    expect(plan.echo.map(({ id: _id, ...entry }) => entry)).toEqual(entries);
+    expect(plan.echo[0]!.id).toBe(bindingId({ ...entries[0] }));
+    expect(plan.echo[0]!.id).not.toBe(plan.echo[1]!.id);
+    expect(plan.echo.every((entry) => Number.isInteger(entry.id) && entry.id >= 0 && entry.id < 2 ** 27)).toBe(true);
+    expect(plan.bindings.map((b) => b.event)).toEqual(['*', 'INSERT']);
+  });
+
+  it('turns a bad filter, an unknown column or an unpublished table into a binding error', async () => {
+    expect((await planBindings([{ event: '*', schema: 'public', table: 'memories', filter: 'tag=foo.1' }], catalog)).bindingError).toMatch(/^Error parsing `filter` params/);
+    expect((await planBindings([{ event: '*', schema: 'public', table: 'memories', filter: 'nope=eq.1' }], catalog)).bindingError).toMatch(/^Unable to subscribe/);
+    expect((await planBindings([{ event: '*', schema: 'public', table: 'todos' }], catalog)).bindingError).toMatch(/^Unable to subscribe/);
+  });
+
+  it('keeps a valid `select` on the binding, and refuses it with `*`, as a non-array, or naming an unknown column', async () => {
+    const ok = await planBindings([{ event: '*', schema: 'public', table: 'memories', select: ['tag'] }], catalog);
+    expect(ok.bindingError).toBeUndefined();
+    expect(ok.bindings[0]!.select).toEqual(['tag']);
+    expect((await planBindings([{ event: '*', schema: 'public', table: 'memories' }], catalog)).bindings[0]!.select).toBeUndefined();
+    const refused = [
+      { event: '*', schema: 'public', select: ['tag'] },
+      { event: '*', schema: 'public', table: '*', select: ['tag'] },
+      { event: '*', schema: '*', table: 'memories', select: ['tag'] },
+      { event: '*', schema: 'public', table: 'memories', select: 'tag' },
+      { event: '*', schema: 'public', table: 'memories', select: { tag: true } },
+      { event: '*', schema: 'public', table: 'memories', select: ['nope'] },
+      { event: '*', schema: 'public', table: 'memories', select: [1] },
+    ];
+    for (const entry of refused) {
+      const plan = await planBindings([entry], catalog);
+      expect(plan.bindingError, JSON.stringify(entry)).toMatch(/^Unable to subscribe to changes with given parameters/);
+      expect(plan.bindings).toEqual([]);
+    }
+  });
+});

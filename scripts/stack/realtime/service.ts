@@ -1,0 +1,97 @@
+/**
+ * The local Realtime server as a gateway service (prefix `/realtime/v1/`): the WebSocket at
+ * `/realtime/v1/websocket` (ws in noServer mode, upgraded by the gateway) and the HTTP broadcast
+ * endpoints under `/realtime/v1/api/`.
+ *
+ * It owns: one shared pool (catalog reads and RLS checks, `max` connections however many sockets),
+ * the change stream of the permanent slot `virgil_realtime`, the dispatcher, the hub, and a
+ * ping/pong sweep every 30 s that terminates dead peers.
+ *
+ * Environment: VIRGIL_REALTIME_POOL_MAX (default 8), VIRGIL_REALTIME_ERROR_BACKOFF_MS (default 1000;
+ * the platform waits 5000 before a join error reply), VIRGIL_REALTIME_SLOT (default virgil_realtime),
+ * VIRGIL_REALTIME_DEBUG=1 (log every frame received).
+ */
+import postgres from 'postgres';
+import { WebSocketServer } from 'ws';
+import { type StackConfig, localSecrets } from '../config.ts';
+import type { GatewayService, ServiceFactory } from '../gateway/server.ts';
+import { Catalog } from './catalog.ts';
+import { ChangeStream } from './changes.ts';
+import { Connection } from './connection.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { abortHandshake, checkHandshake, HandshakeError, SOCKET_PATH } from './handshake.ts';
+import { handleBroadcastRequest } from './http.ts';
+import { Hub } from './hub.ts';
+import { Visibility } from './visibility.ts';
+
+const intFromEnv = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer`);
+  return value;
+};
+
+export const realtimeService: ServiceFactory = async (config: StackConfig): Promise<GatewayService> => {
+  const log = (line: string) => console.log(line);
+  const jwtSecret = localSecrets.jwtSecret;
+  const sql = postgres(config.db.url, {
+    max: intFromEnv('VIRGIL_REALTIME_POOL_MAX', 8),
+    idle_timeout: 30,
+    connection: { application_name: 'virgil_realtime_checks' },
+    onnotice: () => undefined,
+  });
+  const catalog = new Catalog(sql);
+  const catalogTimer = setInterval(() => void catalog.refresh().catch(() => undefined), 5000);
+  await catalog.refresh().catch((error: Error) => log(`[realtime] catalog not read yet: ${error.message}`));
+  const visibility = new Visibility(sql, log);
+  const hub = new Hub();
+  let stream: ChangeStream | undefined;
+  const dispatcher = new Dispatcher(catalog, visibility, (transaction) => stream?.acknowledge(transaction), log, process.env.VIRGIL_REALTIME_DEBUG === '1');
+  stream = new ChangeStream({
+    url: config.db.url,
+    slot: process.env.VIRGIL_REALTIME_SLOT ?? 'virgil_realtime',
+    onTransaction: (transaction) => dispatcher.enqueue(transaction),
+    log,
+  });
+  stream.start();
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  const connections = new Set<Connection>();
+  const context = { catalog, dispatcher, hub, jwtSecret, errorBackoffMs: intFromEnv('VIRGIL_REALTIME_ERROR_BACKOFF_MS', 1000), debug: process.env.VIRGIL_REALTIME_DEBUG === '1', log };
+  const sweep = setInterval(() => {
+    for (const connection of connections) {
+      if (!connection.alive) connection.terminate();
+      connection.alive = false;
+    }
+    for (const client of wss.clients) client.ping();
+  }, 30_000);
+
+  return {
+    name: 'realtime',
+    prefix: '/realtime/v1/',
+    handleUpgrade(request, socket, head) {
+      checkHandshake(request, jwtSecret).then(
+        (handshake) =>
+          wss.handleUpgrade(request, socket, head, (ws) => {
+            const connection = new Connection(ws, handshake, context);
+            connections.add(connection);
+            ws.once('close', () => connections.delete(connection));
+          }),
+        (error: unknown) => {
+          if (error instanceof HandshakeError) return abortHandshake(socket, error);
+          log(`[realtime] handshake failed: ${(error as Error).message}`);
+          abortHandshake(socket, new HandshakeError(500, 'internal error'));
+        },
+      );
+    },
+    handleRequest: (request, response) => handleBroadcastRequest(request, response, hub, jwtSecret),
+    describe: () => ({ 'Realtime URL': `${config.api.url.replace(/^http/, 'ws')}${SOCKET_PATH.replace(/\/websocket$/, '')}` }),
+    async close() {
+      clearInterval(sweep);
+      clearInterval(catalogTimer);
+      for (const connection of connections) connection.terminate();
+      wss.close();
+      await stream?.close();
+      await sql.end({ timeout: 2 });
+    },
+  };
+};

@@ -1,0 +1,86 @@
+/**
+ * @module Request and response plumbing shared by the functions: JSON in with a byte limit, JSON
+ * out with CORS headers, and the single place an error becomes a response.
+ */
+import { HttpError, invalidJson, methodNotAllowed, payloadTooLarge, unsupportedMediaType } from './errors.ts';
+
+export const corsHeaders = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-headers': 'authorization, x-client-info, apikey, content-type',
+  'access-control-allow-methods': 'POST, OPTIONS',
+  'access-control-expose-headers': 'server-timing',
+} as const;
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { ...corsHeaders, 'content-type': 'application/json', ...headers },
+  });
+}
+
+export function errorResponse(error: unknown, log: (message: string, error: unknown) => void): Response {
+  if (error instanceof HttpError) return json(error.toBody(), error.status, error.headers);
+  log('unexpected error', error);
+  return json({ error: 'internal_error', message: 'the function failed; the request may not have been applied' }, 500);
+}
+
+export function requireMethod(request: Request, allowed: string[]): void {
+  if (!allowed.includes(request.method)) throw methodNotAllowed(allowed);
+}
+
+/** Reads the body as JSON, refusing more than `limitBytes` before reading it all. */
+export async function readJson(request: Request, limitBytes: number): Promise<unknown> {
+  const type = request.headers.get('content-type') ?? '';
+  if (type && !/^application\/json\b/i.test(type)) throw unsupportedMediaType();
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > limitBytes) throw payloadTooLarge(limitBytes);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limitBytes) {
+        await reader.cancel();
+        throw payloadTooLarge(limitBytes);
+      }
+      chunks.push(value);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw invalidJson('the body is not UTF-8');
+  }
+  if (text.trim() === '') throw invalidJson('the body is empty');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw invalidJson((error as Error).message);
+  }
+}
+
+/** Durations of a request's steps, for the `server-timing` header (read by `npm run bench:sync`). */
+export class ServerTiming {
+  private last = performance.now();
+  private readonly steps: [string, number][] = [];
+
+  mark(step: string): void {
+    const now = performance.now();
+    this.steps.push([step, now - this.last]);
+    this.last = now;
+  }
+
+  header(): string {
+    return this.steps.map(([step, ms]) => `${step};dur=${ms.toFixed(1)}`).join(', ');
+  }
+}
