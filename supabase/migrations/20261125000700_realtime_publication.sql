@@ -5,10 +5,12 @@
 --
 -- Replica identity FULL: a DELETE then carries the old row's user_id, so a subscription filtered on
 -- `user_id=eq.<me>` does receive its own deletes (with the default identity a DELETE carries only
--- the primary key, and such a filter can never match). Realtime applies no RLS to DELETE events;
--- with FULL identity on an RLS table the platform still sends only the primary key of a deleted
--- row, so an unfiltered subscriber learns at most a random uuid, never content. The cost is that
--- updates and deletes log the whole old row, which for chat rows is small.
+-- the primary key, and such a filter can never match). The platform's Realtime applies no RLS to
+-- DELETE events; with FULL identity on an RLS table it still sends only the primary key of a
+-- deleted row, so an unfiltered subscriber learns at most a random uuid, never content. (The local
+-- realtime server goes further: with the whole old row at hand it sends a DELETE only to those who
+-- could have read the row.) The cost is that updates and deletes log the whole old row, which for
+-- chat rows is small.
 
 do $$
 begin

@@ -1,10 +1,13 @@
 /**
- * JWTs as the platform checks them locally: HS256 with the project's JWT secret (the legacy anon
- * and service_role keys, and tokens we mint for local users). Used by the gateway's `verify_jwt`,
- * the realtime server and the tools that need a signed-in user without a running GoTrue.
+ * JWTs as the platform checks them locally: HS256/384/512 with the project's JWT secret (the legacy
+ * anon and service_role keys, and the tokens we mint for local users), and ES256/RS256 with the
+ * public key of the JWKS whose `kid` the token names (what a local GoTrue signs user sessions with,
+ * platform-facts.md §7.2). Used by the gateway's `verify_jwt`, the realtime server and the tools
+ * that need a signed-in user without a running GoTrue.
  */
-import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { SignJWT, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import { localSecrets } from '../config.ts';
+import { localSigningKey } from './jwks.ts';
 
 export interface Claims extends JWTPayload {
   role: string;
@@ -26,13 +29,40 @@ export class JwtError extends Error {
 
 const secretKey = (secret: string) => new TextEncoder().encode(secret);
 
+export interface VerifyKeys {
+  /** The project's JWT secret, for HS* tokens. */
+  secret: string;
+  /** Public keys for ES256/RS256 tokens, matched by `kid`. */
+  publicKeys: readonly JWK[];
+}
+
+/** The keys a local stack verifies with: the given secret and the CLI's built-in ES256 key. */
+export const jwtKeys = (secret: string = localSecrets.jwtSecret): VerifyKeys => ({ secret, publicKeys: [localSigningKey] });
+
+/** The key a token's header asks for: the secret for HS*, else the public key with its kid. */
+async function keyFor(token: string, keys: VerifyKeys) {
+  let header;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw new JwtError('malformed', 'the token provided is not a valid JWT');
+  }
+  if (header.alg?.startsWith('HS')) return { key: secretKey(keys.secret), algorithms: ['HS256', 'HS384', 'HS512'] };
+  const jwk = keys.publicKeys.find((candidate) => candidate.kid === header.kid && candidate.alg === header.alg);
+  if (!jwk || (header.alg !== 'ES256' && header.alg !== 'RS256')) {
+    throw new JwtError('signature', 'failed to validate JWT signature');
+  }
+  return { key: await importJWK(jwk, header.alg), algorithms: [header.alg] };
+}
+
 /** Verifies a token and requires the `role` and `exp` claims the platform requires. */
-export async function verifyJwt(token: string | undefined | null, secret: string = localSecrets.jwtSecret): Promise<Claims> {
+export async function verifyJwt(token: string | undefined | null, keys: VerifyKeys = jwtKeys()): Promise<Claims> {
   if (!token) throw new JwtError('missing', 'no token was given');
   if (token.split('.').length !== 3) throw new JwtError('malformed', 'the token provided is not a valid JWT');
+  const { key, algorithms } = await keyFor(token, keys);
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, secretKey(secret), { algorithms: ['HS256', 'HS384', 'HS512'] }));
+    ({ payload } = await jwtVerify(token, key, { algorithms }));
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) {
       const exp = Number((error.payload as JWTPayload).exp ?? 0);

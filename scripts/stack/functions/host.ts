@@ -8,7 +8,8 @@
  *   - an unknown or disabled function gets 404 {code: NOT_FOUND};
  *   - with `verify_jwt` on (the default), a request without `Authorization: Bearer <jwt>` gets 401
  *     {code: UNAUTHORIZED_NO_AUTH_HEADER}, and one whose token is malformed, forged or expired gets
- *     401 {code: UNAUTHORIZED_INVALID_JWT_FORMAT}; the token is checked with the project's JWT secret;
+ *     401 {code: UNAUTHORIZED_INVALID_JWT_FORMAT}; HS* tokens are checked with the project's JWT
+ *     secret, ES256 ones with the CLI's signing key;
  *   - a body larger than the platform's request limit gets 413 {code: PAYLOAD_TOO_LARGE}.
  * Everything else (methods, shapes, the function's own limits) is for the function to answer.
  *
@@ -21,7 +22,7 @@ import { type StackConfig, localSecrets } from '../config.ts';
 import { corsHeaders, sendJson, type GatewayService, type ServiceFactory } from '../gateway/server.ts';
 import { DenoWorker } from './deno-worker.ts';
 import { readFunctionSpecs } from './function-config.ts';
-import { localJwks } from './jwks.ts';
+import { localJwks } from '../auth/jwks.ts';
 
 export const functionsPrefix = '/functions/v1/';
 /** The edge runtime's request body limit. */

@@ -1,16 +1,17 @@
 /**
- * Which claims a token stands for. JWTs are verified with scripts/stack/auth/jwt.ts (HS256 with the
- * project secret, `role` and `exp` required); the opaque `sb_…` API keys, which are not JWTs, stand
- * for the role the gateway would put in their place (platform-facts.md §7.2).
+ * Which claims a token stands for. JWTs are verified with scripts/stack/auth/jwt.ts (HS* with the
+ * project secret, ES256 with the CLI's signing key; `role` and `exp` required); the opaque `sb_…`
+ * API keys, which are not JWTs, stand for the role the gateway would put in their place
+ * (platform-facts.md §7.2).
  */
-import { type Claims, verifyJwt } from '../auth/jwt.ts';
+import { type Claims, jwtKeys, verifyJwt } from '../auth/jwt.ts';
 import { tokenError } from './errors.ts';
 
 export async function claimsFor(token: string | undefined | null, secret: string): Promise<Claims> {
   if (token?.startsWith('sb_publishable_')) return { role: 'anon' };
   if (token?.startsWith('sb_secret_')) return { role: 'service_role' };
   try {
-    return await verifyJwt(token, secret);
+    return await verifyJwt(token, jwtKeys(secret));
   } catch (error) {
     throw tokenError(error);
   }
