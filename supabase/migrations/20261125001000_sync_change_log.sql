@@ -85,11 +85,11 @@ $$;
 comment on function private.current_sync_change(text, text) is
   'The sync item being written, when it is this row; null for every other write.';
 
--- private.stamp_row (chapter 1) is the one before-insert-or-update trigger on all three tables, so
--- it is where every write is logged. It keeps its chapter 1 behaviour exactly, and now also
--- upserts the row's sync.changes entry. It becomes security definer for that one write, which no
--- API role may make itself; it still acts only on the row being written.
-create or replace function private.stamp_row()
+-- Every write of a synced row is logged by a row trigger of its own, after the write: an AFTER
+-- trigger fires only for rows really written, with their final version (an upsert that ends in its
+-- update branch logs that update, never the insert it did not make). Security definer for this one
+-- write, which no API role may make itself; it acts only on the row just written.
+create or replace function private.log_change()
 returns trigger
 language plpgsql
 security definer
@@ -98,22 +98,10 @@ as $$
 declare
   change jsonb;
 begin
-  if tg_op = 'INSERT' then
-    new.version := 1;
-    new.updated_at := now();
-  else
-    if new.user_id is distinct from old.user_id then
-      raise exception '%.user_id cannot be changed: rows never move between users', tg_table_name
-        using errcode = '42501';
-    end if;
-    new.version := old.version + 1;
-    new.updated_at := now();
-  end if;
-
   -- The set-wise path (chapter 10b) records the rows it inserts itself, in one statement.
   if tg_op = 'INSERT' and pg_trigger_depth() = 1
      and current_setting('virgil.sync_bulk', true) = pg_current_xact_id()::text then
-    return new;
+    return null;
   end if;
 
   change := private.current_sync_change(tg_table_name, new.local_id);
@@ -141,11 +129,23 @@ begin
       set local_id = excluded.local_id, version = excluded.version, change_txid = excluded.change_txid,
           deleted = false, edited_at = excluded.edited_at, change_id = null;
   end if;
-  return new;
+  return null;
 end;
 $$;
-comment on function private.stamp_row() is
-  'Before insert or update: sets version and updated_at, refuses any change of user_id, and logs the write in sync.changes.';
+comment on function private.log_change() is
+  'After each insert or update of a synced row: records the write in sync.changes.';
+
+create trigger conversations_log_change
+  after insert or update on public.conversations
+  for each row execute function private.log_change();
+
+create trigger messages_log_change
+  after insert or update on public.messages
+  for each row execute function private.log_change();
+
+create trigger memories_log_change
+  after insert or update on public.memories
+  for each row execute function private.log_change();
 
 -- Every row already there (the seed) gets its entry, so a first pull with a cursor sees them.
 insert into sync.changes (table_name, row_id, user_id, local_id, version, edited_at)

@@ -2,10 +2,8 @@
 -- messages going with it, SQL), turns the row's sync.changes entry into a tombstone written by the
 -- deleting transaction, so devices pull the delete like any other change.
 --
--- conversations and memories get their own statement-level delete trigger. messages already has
--- one (messages_count_deletes, chapter 6), and its trigger list is part of the schema's contract,
--- so private.count_messages() records the tombstones of the statement it counts: the counting is
--- unchanged.
+-- Each table gets a statement-level delete trigger of its own, beside (never inside) chapter 6's
+-- counting.
 
 create or replace function private.record_deletes()
 returns trigger
@@ -29,7 +27,7 @@ begin
 end;
 $$;
 comment on function private.record_deletes() is
-  'After each delete statement on conversations or memories: turns the rows'' change-log entries into tombstones.';
+  'After each delete statement on a synced table: turns the rows'' change-log entries into tombstones.';
 
 create trigger conversations_record_deletes
   after delete on public.conversations
@@ -41,67 +39,10 @@ create trigger memories_record_deletes
   referencing old table as deleted_rows
   for each statement execute function private.record_deletes();
 
--- Chapter 6's counting function, with the messages' tombstones recorded in its delete branch.
-create or replace function private.count_messages()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  deltas jsonb;
-begin
-  if tg_op = 'INSERT' then
-    select jsonb_agg(jsonb_build_object('conversation_id', conversation_id, 'user_id', user_id, 'delta', n))
-    into deltas
-    from (
-      select conversation_id, user_id, count(*) as n
-      from new_messages where conversation_id is not null
-      group by conversation_id, user_id
-    ) counted;
-  elsif tg_op = 'DELETE' then
-    select jsonb_agg(jsonb_build_object('conversation_id', conversation_id, 'user_id', user_id, 'delta', -n))
-    into deltas
-    from (
-      select conversation_id, user_id, count(*) as n
-      from old_messages where conversation_id is not null
-      group by conversation_id, user_id
-    ) counted;
-
-    -- Tombstones (chapter 9), as private.record_deletes() writes them for the other tables.
-    insert into sync.changes as c (table_name, row_id, user_id, local_id, version, change_txid, deleted, edited_at, change_id)
-    select 'messages', o.id, o.user_id, o.local_id, o.version + 1, pg_current_xact_id(), true,
-           coalesce((private.current_sync_change('messages', o.local_id) ->> 'edited_at')::timestamptz, now()),
-           (private.current_sync_change('messages', o.local_id) ->> 'change_id')::uuid
-    from old_messages o
-    where exists (select from auth.users u where u.id = o.user_id)
-    on conflict (table_name, row_id) do update
-      set local_id = excluded.local_id, version = excluded.version, change_txid = excluded.change_txid,
-          deleted = true, edited_at = excluded.edited_at, change_id = excluded.change_id;
-  else
-    -- An update moves a message when its conversation_id changes; unchanged rows cancel out.
-    select jsonb_agg(jsonb_build_object('conversation_id', conversation_id, 'user_id', user_id, 'delta', n))
-    into deltas
-    from (
-      select conversation_id, user_id, sum(n) as n
-      from (
-        select conversation_id, user_id, 1 as n from new_messages where conversation_id is not null
-        union all
-        select conversation_id, user_id, -1 from old_messages where conversation_id is not null
-      ) moves
-      group by conversation_id, user_id
-      having sum(n) <> 0
-    ) counted;
-  end if;
-
-  if deltas is not null then
-    perform private.apply_message_count_deltas(deltas);
-  end if;
-  return null;
-end;
-$$;
-comment on function private.count_messages() is
-  'After each statement on messages: moves conversations.message_count by what the statement changed, and records deleted messages'' tombstones.';
+create trigger messages_record_deletes
+  after delete on public.messages
+  referencing old table as deleted_rows
+  for each statement execute function private.record_deletes();
 
 -- A deleted user's change log goes with them.
 create or replace function private.forget_deleted_user()

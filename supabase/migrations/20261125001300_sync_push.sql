@@ -386,7 +386,7 @@ begin
     return sync.outcome(receipt.status, receipt.row_id, receipt.version);
   end if;
 
-  -- Tells private.stamp_row and the tombstone triggers whose edit this is (chapter 8).
+  -- Tells private.log_change and the tombstone triggers whose edit this is (chapter 8).
   perform set_config('virgil.sync_change', jsonb_build_object(
     'table', item_table, 'local_id', item ->> 'local_id', 'change_id', item_change_id,
     'edited_at', (item ->> 'client_updated_at')::timestamptz)::text, true);

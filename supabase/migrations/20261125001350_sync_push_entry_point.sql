@@ -12,7 +12,7 @@
 
 -- The set-wise path's change-log entries, written in one statement: security definer because no API
 -- role may write sync.changes. It records only the caller's own rows, found by the local_ids given,
--- with the transaction's id, as private.stamp_row would have row by row.
+-- with the transaction's id, as private.log_change would have row by row.
 create or replace function sync.record_created_rows(items jsonb)
 returns void
 language plpgsql
@@ -186,7 +186,7 @@ begin
       return null;
     end if;
 
-    -- private.stamp_row leaves these inserts to sync.record_created_rows (one statement, below).
+    -- private.log_change leaves these inserts to sync.record_created_rows (one statement, below).
     perform set_config('virgil.sync_bulk', pg_current_xact_id()::text, true);
     insert into public.conversations (local_id, title, created_at)
     select e.item ->> 'local_id', e.item -> 'fields' ->> 'title',

@@ -121,8 +121,9 @@ select is(
 select has_trigger('public', t, format('%s_stamp_row', t), format('%s keeps version and updated_at by trigger', t))
   from unnest(array['conversations', 'messages', 'memories']) as t;
 select triggers_are('public', 'messages',
-  array['messages_stamp_row', 'messages_count_inserts', 'messages_count_deletes', 'messages_count_moves'],
-  'messages counts every insert, delete and move');
+  array['messages_stamp_row', 'messages_count_inserts', 'messages_count_deletes', 'messages_count_moves',
+        'messages_log_change', 'messages_record_deletes'],
+  'messages keeps its bookkeeping, counts every insert, delete and move, and logs every change for sync');
 select has_trigger('public', 'conversations', 'conversations_guard_message_count',
   'conversations refuses a hand-set message_count');
 
