@@ -27,6 +27,8 @@ function serverSettings(port: number): string {
     "unix_socket_directories = ''",
     'wal_level = logical',
     'max_replication_slots = 10',
+    // The realtime server's slot holds WAL back while the gateway is stopped; never more than this.
+    "max_slot_wal_keep_size = '1GB'",
     'max_wal_senders = 10',
     "shared_preload_libraries = 'pg_stat_statements'",
     'max_connections = 200',

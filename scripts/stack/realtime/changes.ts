@@ -159,18 +159,29 @@ export class ChangeStream {
     await this.connect();
   }
 
-  /** Creates the permanent slot unless it exists. */
+  /**
+   * Creates the permanent slot unless it exists. A slot whose WAL the server has already removed
+   * (the cluster caps what a slot may hold back with max_slot_wal_keep_size, so a database left
+   * running without the gateway cannot fill the disk) can never stream again: it is made anew, and
+   * what happened in between reaches devices through sync's pull, as after any gap.
+   */
   private async ensureSlot(): Promise<void> {
     const sql = postgres(this.options.url, { max: 1, onnotice: () => undefined, connect_timeout: 5 });
     try {
-      const existing = await sql`select active_pid from pg_catalog.pg_replication_slots where slot_name = ${this.options.slot}`;
-      if (existing.length === 0) {
+      const [slot] = await sql<{ active_pid: number | null; wal_status: string | null }[]>`
+        select active_pid, wal_status from pg_catalog.pg_replication_slots where slot_name = ${this.options.slot}`;
+      if (slot?.active_pid != null) {
+        // A walsender of an earlier gateway that died without closing its socket; ours replaces it.
+        await sql`select pg_catalog.pg_terminate_backend(${slot.active_pid})`;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      if (slot?.wal_status === 'lost') {
+        await sql`select pg_catalog.pg_drop_replication_slot(${this.options.slot})`;
+        this.options.log(`[realtime] replication slot ${this.options.slot} had lost its WAL; recreating it`);
+      }
+      if (!slot || slot.wal_status === 'lost') {
         await sql`select pg_catalog.pg_create_logical_replication_slot(${this.options.slot}, 'wal2json')`;
         this.options.log(`[realtime] created replication slot ${this.options.slot}`);
-      } else if (existing[0]!.active_pid !== null) {
-        // A walsender of an earlier gateway that died without closing its socket; ours replaces it.
-        await sql`select pg_catalog.pg_terminate_backend(${existing[0]!.active_pid as number})`;
-        await new Promise((resolve) => setTimeout(resolve, 200));
       }
     } finally {
       await sql.end({ timeout: 1 });
