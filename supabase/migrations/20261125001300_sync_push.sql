@@ -59,6 +59,33 @@ comment on function sync.conflict(uuid, bigint, jsonb) is
   'The per-item answer for a write that lost: the server''s current row, or deleted = true and row = null.';
 grant execute on function sync.conflict(uuid, bigint, jsonb) to authenticated;
 
+-- Whether an item may overwrite an existing row, judged against the row's last edit: the conflict
+-- answer when it may not, null when it may. The edit time that counts is the one the change log
+-- recorded (a device's own time for sync writes), else the row's updated_at.
+create or replace function sync.overwrite_conflict(target_table text, item jsonb, current_row jsonb)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  current_id uuid := (current_row ->> 'id')::uuid;
+  current_version bigint := (current_row ->> 'version')::bigint;
+  last_edit sync.changes;
+begin
+  select c.* into last_edit from sync.changes c where c.table_name = target_table and c.row_id = current_id;
+  if sync.may_overwrite(item, current_version,
+                        coalesce(last_edit.edited_at, (current_row ->> 'updated_at')::timestamptz),
+                        last_edit.change_id) then
+    return null;
+  end if;
+  return sync.conflict(current_id, current_version, current_row);
+end;
+$$;
+comment on function sync.overwrite_conflict(text, jsonb, jsonb) is
+  'The conflict answer when a sync item may not overwrite current_row (judged against its last edit), else null.';
+grant execute on function sync.overwrite_conflict(text, jsonb, jsonb) to authenticated;
+
 -- Refuses fields a table does not take (the edge function refuses them first, with a 400).
 create or replace function sync.require_known_fields(table_name text, fields jsonb, allowed text[])
 returns void
@@ -130,7 +157,6 @@ as $$
 declare
   fields jsonb := coalesce(item -> 'fields', '{}'::jsonb);
   cur public.conversations;
-  last_edit sync.changes;
   blocked jsonb;
   new_title text;
   new_created_at timestamptz;
@@ -167,9 +193,9 @@ begin
     end if;
   end if;
 
-  select c.* into last_edit from sync.changes c where c.table_name = 'conversations' and c.row_id = cur.id;
-  if not sync.may_overwrite(item, cur.version, coalesce(last_edit.edited_at, cur.updated_at), last_edit.change_id) then
-    return sync.conflict(cur.id, cur.version, to_jsonb(cur));
+  blocked := sync.overwrite_conflict('conversations', item, to_jsonb(cur));
+  if blocked is not null then
+    return blocked;
   end if;
 
   if item ->> 'op' = 'delete' then
@@ -194,7 +220,6 @@ as $$
 declare
   fields jsonb := coalesce(item -> 'fields', '{}'::jsonb);
   cur public.messages;
-  last_edit sync.changes;
   blocked jsonb;
   new_conversation_id uuid;
   new_role text;
@@ -253,9 +278,9 @@ begin
     return sync.outcome('unchanged', cur.id, cur.version);
   end if;
 
-  select c.* into last_edit from sync.changes c where c.table_name = 'messages' and c.row_id = cur.id;
-  if not sync.may_overwrite(item, cur.version, coalesce(last_edit.edited_at, cur.updated_at), last_edit.change_id) then
-    return sync.conflict(cur.id, cur.version, to_jsonb(cur));
+  blocked := sync.overwrite_conflict('messages', item, to_jsonb(cur));
+  if blocked is not null then
+    return blocked;
   end if;
 
   if item ->> 'op' = 'delete' then
@@ -282,7 +307,6 @@ as $$
 declare
   fields jsonb := coalesce(item -> 'fields', '{}'::jsonb);
   cur public.memories;
-  last_edit sync.changes;
   blocked jsonb;
   new_content text;
   new_context text;
@@ -328,9 +352,9 @@ begin
     end if;
   end if;
 
-  select c.* into last_edit from sync.changes c where c.table_name = 'memories' and c.row_id = cur.id;
-  if not sync.may_overwrite(item, cur.version, coalesce(last_edit.edited_at, cur.updated_at), last_edit.change_id) then
-    return sync.conflict(cur.id, cur.version, to_jsonb(cur));
+  blocked := sync.overwrite_conflict('memories', item, to_jsonb(cur));
+  if blocked is not null then
+    return blocked;
   end if;
 
   if item ->> 'op' = 'delete' then
