@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // local stack that `npm test` starts, live under supabase/tests/integration.
 export default defineConfig({
   test: {
-    include: ['scripts/**/*.test.ts', 'supabase/functions/_shared/**/*.test.ts', 'supabase/tests/integration/**/*.test.ts'],
+    include: ['client/**/*.test.ts', 'scripts/**/*.test.ts', 'supabase/functions/_shared/**/*.test.ts', 'supabase/tests/integration/**/*.test.ts'],
     exclude: ['node_modules/**', '.stack/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -1,0 +1,369 @@
+/**
+ * The device client: a local store with a durable outbox, kept in step with the server through one
+ * realtime channel and the `sync` function, as one stream.
+ *
+ *   writes     applied to the store at once and queued; rapid writes are batched into one push
+ *              (after `batchDelayMs`); every push also pulls from the stored cursor, so the
+ *              device gets its own rows back with their server versions in the same answer;
+ *   results    applied/unchanged take the server's id and version, conflict and rejected roll the
+ *              row back and are reported (`rollback` event); a failed call is retried with backoff,
+ *              the same items with the same change_ids, so nothing is written twice;
+ *   realtime   every subscribe and resubscribe is followed by a pull from the stored cursor
+ *              (catch-up), and only then is the state `connected`; events and pulled changes are
+ *              merged by table, id and version (store.ts);
+ *   state      `connected | disconnected | reconnecting`, an observable value; a lost subscription
+ *              is retried after 5 s, 10 s, 20 s … (capped, jittered; backoff.ts);
+ *   auth       a token refresh (supabase-js onAuthStateChange, or `refreshAuth()` for clients that
+ *              use the `accessToken` option) is handed to the realtime socket at once, and a
+ *              subscription that was lost to an expired token is retried right away.
+ */
+import type { SupabaseClient } from '@supabase/supabase-js';
+import { type SyncItem, syncItem, syncLimits } from '../supabase/functions/_shared/sync-protocol.ts';
+import { backoffDelay, type BackoffOptions, defaultBackoff } from './backoff.ts';
+import { Emitter } from './emitter.ts';
+import { Observable } from './observable.ts';
+import { fromPull } from './remote-changes.ts';
+import { type ClientStorage, MemoryStorage } from './storage.ts';
+import { LocalStore, type MergeOutcome, type Rollback } from './store.ts';
+import { type RealtimePath, RealtimeStream } from './stream.ts';
+import { SyncCallError, callSync } from './transport.ts';
+import type { ConnectionState, OutboxItem, RemoteChange, SyncTable } from './types.ts';
+
+export interface SyncClientOptions {
+  supabase: SupabaseClient;
+  /** The signed-in user: the realtime filter (or private topic) is theirs. */
+  userId: string;
+  /** Where the outbox, rows and cursor survive a restart. Default: in memory. */
+  storage?: ClientStorage;
+  /** The realtime path. Default `postgres_changes`. */
+  realtime?: RealtimePath;
+  /** Reconnect and retry schedule. Default 5 s doubling to 60 s, ±20 %. */
+  backoff?: Partial<BackoffOptions>;
+  /** How long writes are collected before one push. Default 20 ms. */
+  batchDelayMs?: number;
+  /** Items per push (at most sync's 1000). Default 500. */
+  maxBatchItems?: number;
+  /** Changes per pull page. Default 1000. */
+  pullLimit?: number;
+  /** Start online (default) or offline. */
+  online?: boolean;
+  /** Follow the browser's `online`/`offline` events when there are any. Default true. */
+  followNetwork?: boolean;
+  /** Source of jitter (tests make it fixed). */
+  random?: () => number;
+}
+
+export interface SyncClientEvents {
+  /** A queued edit the server did not take: the row is back to the server's; `reason` says why. */
+  rollback: (rollback: Rollback) => void;
+  /** A change from realtime or pull, and what merging it did. */
+  change: (change: RemoteChange, outcome: MergeOutcome) => void;
+  /** A retry was scheduled: of the subscription (`connect`) or of a sync call (`sync`). */
+  retry: (retry: { what: 'connect' | 'sync'; attempt: number; delayMs: number; reason: string }) => void;
+  /** Something went wrong that the client handles by retrying; for logs. */
+  error: (error: Error) => void;
+}
+
+/** What the app gives for a write: the item without the bookkeeping the client adds. */
+export type WriteInput = Omit<SyncItem, 'change_id' | 'client_updated_at' | 'base_version'> & { base_version?: number | null };
+
+/** Rough byte budget per push, well under sync's 4 MiB limit. */
+const maxBatchBytes = 3 * 1024 * 1024;
+
+export class SyncClient {
+  readonly store: LocalStore;
+  readonly state = new Observable<ConnectionState>('disconnected');
+  readonly events = new Emitter<SyncClientEvents>();
+  readonly supabase: SupabaseClient;
+  readonly userId: string;
+
+  private readonly stream: RealtimeStream;
+  private readonly backoff: BackoffOptions;
+  private readonly random: () => number;
+  private running = false;
+  private onlineValue: boolean;
+  private connectAttempt = 0;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bumped at every SUBSCRIBED: a catch-up counts only if its pull started after the last one. */
+  private subscription = 0;
+  private caughtUp = -1;
+  private syncing = false;
+  private syncAgain = false;
+  private pullWanted = true;
+  private syncAttempt = 0;
+  private syncTimer: ReturnType<typeof setTimeout> | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private readonly cleanups: (() => void)[] = [];
+
+  constructor(private readonly options: SyncClientOptions) {
+    this.supabase = options.supabase;
+    this.userId = options.userId;
+    this.store = new LocalStore(options.storage ?? new MemoryStorage(), options.userId);
+    this.backoff = { ...defaultBackoff, ...options.backoff };
+    this.random = options.random ?? Math.random;
+    this.onlineValue = options.online ?? true;
+    this.stream = new RealtimeStream(options.supabase, options.userId, options.realtime ?? 'postgres_changes', {
+      change: (change) => this.events.emit('change', change, this.store.merge(change)),
+      subscribed: () => this.onSubscribed(),
+      lost: (reason) => this.onLost(reason),
+    });
+  }
+
+  get online(): boolean {
+    return this.onlineValue;
+  }
+
+  /** Loads the stored outbox and rows, then connects (when online) and pushes what is queued. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    await this.store.load();
+    this.running = true;
+    this.listenForAuth();
+    this.listenForNetwork();
+    if (this.onlineValue) await this.goOnline();
+  }
+
+  /** Leaves the channel, stops every timer and listener, and waits until storage is written. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    this.clearTimers();
+    this.state.set('disconnected');
+    await this.stream.close();
+    await this.store.persisted();
+    this.releaseIdle();
+  }
+
+  /** Offline: writes stay local and queued, no socket. Online: connect, catch up, push. */
+  async setOnline(online: boolean): Promise<void> {
+    if (online === this.onlineValue) return;
+    this.onlineValue = online;
+    if (!this.running) return;
+    if (online) await this.goOnline();
+    else await this.goOffline();
+  }
+
+  /** Hands a new token to the realtime socket and retries a lost subscription now. */
+  async refreshAuth(token?: string): Promise<void> {
+    await this.supabase.realtime.setAuth(token ?? null);
+    if (!this.running || !this.onlineValue) return;
+    if (this.state.get() !== 'connected' && !this.stream.subscribed) {
+      this.connectAttempt = 0;
+      this.connectNow();
+    }
+    if (this.syncTimer) this.requestSync(0, true);
+  }
+
+  /**
+   * Applies an edit locally at once and queues it. Throws (and changes nothing) when the item is
+   * not one the sync function would accept in shape. `persisted` resolves once the outbox holds it.
+   */
+  write(input: WriteInput): { item: OutboxItem; persisted: Promise<void> } {
+    const base = input.base_version ?? this.store.serverVersion(input.table, input.local_id);
+    const candidate = {
+      ...input,
+      change_id: crypto.randomUUID(),
+      client_updated_at: new Date().toISOString(),
+      ...(base !== null && base !== undefined ? { base_version: base } : {}),
+    };
+    const parsed = syncItem.parse(candidate);
+    const item = this.store.enqueue(parsed);
+    this.requestSync(this.options.batchDelayMs ?? 20);
+    return { item, persisted: this.store.persisted() };
+  }
+
+  /** Resolves when nothing is queued and no call is in flight (or the client stops). */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Asks for a pull now (e.g. when the app comes to the foreground). */
+  pull(): void {
+    this.pullWanted = true;
+    this.requestSync(0, true);
+  }
+
+  // Connection ------------------------------------------------------------------------------------
+
+  private async goOnline(): Promise<void> {
+    this.pullWanted = true;
+    this.connectAttempt = 0;
+    this.connectNow();
+    this.requestSync(0, true);
+  }
+
+  private async goOffline(): Promise<void> {
+    this.clearTimers();
+    this.state.set('disconnected');
+    await this.stream.close();
+    // The socket itself goes too: offline means no connection at all.
+    if (this.supabase.realtime.getChannels().length === 0) await this.supabase.realtime.disconnect();
+  }
+
+  private connectNow(): void {
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    if (!this.running || !this.onlineValue) return;
+    this.state.set('reconnecting');
+    this.stream.open().catch((error: Error) => this.onLost(error.message));
+  }
+
+  private onSubscribed(): void {
+    this.subscription++;
+    this.pullWanted = true;
+    this.requestSync(0, true);
+  }
+
+  private onLost(reason: string): void {
+    if (!this.running || !this.onlineValue) return;
+    this.state.set('reconnecting');
+    void this.stream.close();
+    this.connectAttempt++;
+    const delayMs = backoffDelay(this.connectAttempt, this.backoff, this.random);
+    this.events.emit('retry', { what: 'connect', attempt: this.connectAttempt, delayMs, reason });
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => this.connectNow(), delayMs);
+  }
+
+  private listenForAuth(): void {
+    let auth: SupabaseClient['auth'];
+    try {
+      // With supabase-js's `accessToken` option, `auth` is unavailable and throws when touched.
+      auth = this.supabase.auth;
+      const { data } = auth.onAuthStateChange((event, session) => {
+        if (event === 'SIGNED_OUT') void this.goOffline();
+        else if ((event === 'TOKEN_REFRESHED' || event === 'SIGNED_IN') && session) void this.refreshAuth(session.access_token);
+      });
+      this.cleanups.push(() => data.subscription.unsubscribe());
+    } catch {
+      // accessToken mode: the app calls refreshAuth() when its token changes.
+    }
+  }
+
+  private listenForNetwork(): void {
+    const target = globalThis as unknown as { addEventListener?: (name: string, fn: () => void) => void; removeEventListener?: (name: string, fn: () => void) => void };
+    if (this.options.followNetwork === false || typeof target.addEventListener !== 'function' || typeof target.removeEventListener !== 'function') return;
+    const online = () => void this.setOnline(true);
+    const offline = () => void this.setOnline(false);
+    target.addEventListener('online', online);
+    target.addEventListener('offline', offline);
+    this.cleanups.push(() => {
+      target.removeEventListener!('online', online);
+      target.removeEventListener!('offline', offline);
+    });
+  }
+
+  // Push and pull ---------------------------------------------------------------------------------
+
+  private requestSync(delayMs: number, now = false): void {
+    if (!this.running || !this.onlineValue) return;
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    if (this.syncTimer && !now) return;
+    clearTimeout(this.syncTimer);
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      void this.runSync();
+    }, delayMs);
+  }
+
+  private nextBatch(): OutboxItem[] {
+    const limit = Math.min(this.options.maxBatchItems ?? 500, syncLimits.maxItems);
+    const batch: OutboxItem[] = [];
+    let bytes = 0;
+    for (const item of this.store.queued) {
+      bytes += JSON.stringify(item).length;
+      if (batch.length >= limit || (batch.length > 0 && bytes > maxBatchBytes)) break;
+      batch.push(item);
+    }
+    return batch;
+  }
+
+  private async runSync(): Promise<void> {
+    if (this.syncing) return;
+    this.syncing = true;
+    try {
+      for (;;) {
+        this.syncAgain = false;
+        if (!this.running || !this.onlineValue) return;
+        const batch = this.nextBatch();
+        if (batch.length === 0 && !this.pullWanted) return;
+        this.pullWanted = false;
+        const subscription = this.subscription;
+        this.store.markSent(batch);
+        const push = batch.map(({ seq: _seq, sent: _sent, ...item }) => item as SyncItem);
+        try {
+          const answer = await callSync(this.supabase, {
+            ...(push.length > 0 ? { push } : {}),
+            pull: { cursor: this.store.cursor, limit: this.options.pullLimit ?? 1000 },
+          });
+          this.syncAttempt = 0;
+          if (answer.push) for (const rollback of this.store.reconcile(batch, answer.push.results)) this.events.emit('rollback', rollback);
+          if (answer.pull) {
+            for (const pulled of answer.pull.changes) {
+              const change = fromPull(pulled);
+              this.events.emit('change', change, this.store.merge(change));
+            }
+            this.store.cursor = answer.pull.cursor;
+            if (answer.pull.has_more) this.pullWanted = true;
+            else if (this.stream.subscribed && subscription === this.subscription) this.caughtUp = subscription;
+          }
+          if (this.caughtUp === this.subscription && this.stream.subscribed && this.running && this.onlineValue) {
+            this.connectAttempt = 0;
+            this.state.set('connected');
+          }
+        } catch (error) {
+          if (!(error instanceof SyncCallError)) throw error;
+          this.events.emit('error', error);
+          if (error.code === 'invalid_cursor') {
+            // Not ours any more (a reset server): start over from the current rows.
+            this.store.cursor = null;
+            this.pullWanted = true;
+            continue;
+          }
+          if (error.kind === 'refuse' && batch.length > 0) {
+            for (const rollback of this.store.rejectAll(batch, error.code ?? 'refused', error.message)) this.events.emit('rollback', rollback);
+            this.pullWanted = true;
+            continue;
+          }
+          this.pullWanted = true;
+          this.syncAttempt++;
+          const delayMs = backoffDelay(this.syncAttempt, this.backoff, this.random);
+          this.events.emit('retry', { what: 'sync', attempt: this.syncAttempt, delayMs, reason: error.message });
+          this.syncTimer = setTimeout(() => {
+            this.syncTimer = undefined;
+            void this.runSync();
+          }, delayMs);
+          return;
+        }
+      }
+    } finally {
+      this.syncing = false;
+      if (this.syncAgain && !this.syncTimer) this.requestSync(0, true);
+      if (this.isIdle()) this.releaseIdle();
+    }
+  }
+
+  private isIdle(): boolean {
+    return !this.running || (this.store.queued.length === 0 && !this.syncing && this.syncTimer === undefined);
+  }
+
+  private releaseIdle(): void {
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.syncTimer);
+    this.connectTimer = undefined;
+    this.syncTimer = undefined;
+  }
+
+  /** The row of `table` with this local id, as the app sees it. */
+  row<T extends SyncTable>(table: T, localId: string) {
+    return this.store.get(table, localId);
+  }
+}
