@@ -158,7 +158,7 @@ export class LocalStore {
    */
   enqueue(item: SyncItem): OutboxItem {
     const key = rowKey(item.table, item.local_id);
-    if (!this.entries.has(key)) this.putEntry({ table: item.table, key: item.local_id, local_id: item.local_id, id: null, server: null, partial: false });
+    if (!this.entries.has(key)) this.putEntry({ table: item.table, key: item.local_id, local_id: item.local_id, id: null, server: null, partial: false }, false);
     const last = this.pendingByRow.get(key)?.at(-1);
     if (last && !last.sent && last.op === 'upsert' && item.op === 'upsert' && last.mode === item.mode && last.base_version === item.base_version) {
       last.fields = { ...(last.fields ?? {}), ...(item.fields ?? {}) } as never;
@@ -170,6 +170,7 @@ export class LocalStore {
     }
     const queued = { ...item, seq: this.nextSeq++, sent: false } as OutboxItem;
     this.addToOutbox(queued);
+    this.touch(this.entries.get(key)!);
     this.dirty.outbox.set(queued.change_id, queued);
     this.schedulePersist();
     this.bump();
@@ -215,8 +216,10 @@ export class LocalStore {
       if (!item || item.change_id !== result.change_id) continue;
       const key = rowKey(item.table, item.local_id);
       const entry = this.entries.get(key);
-      this.removeFromOutbox(item);
-      if (!entry) continue;
+      if (!entry) {
+        this.removeFromOutbox(item);
+        continue;
+      }
       if (result.status === 'applied' || result.status === 'unchanged') {
         if (result.id) this.attachId(entry, result.id);
         if (item.op === 'delete') {
@@ -238,6 +241,9 @@ export class LocalStore {
           entry.partial = false;
         }
       }
+      // Only now does the item leave the outbox: an entry with neither a server row nor a pending
+      // edit is forgotten, so the server's answer must be in place first.
+      this.removeFromOutbox(item);
       this.touch(entry);
       if (result.status === 'conflict' || result.status === 'rejected') {
         rollbacks.push({
@@ -286,7 +292,7 @@ export class LocalStore {
     if (!entry) {
       const key = change.local_id ?? `#${change.id}`;
       entry = { table: change.table, key, local_id: change.local_id, id: null, server: null, partial: false };
-      this.putEntry(entry, true);
+      this.putEntry(entry, false);
     }
     if (entry.id !== null && entry.id !== change.id) {
       // The local_id was deleted and created again: the old id is dead.

@@ -81,6 +81,7 @@ export class SyncClient {
   private readonly backoff: BackoffOptions;
   private readonly random: () => number;
   private running = false;
+  private loaded = false;
   private onlineValue: boolean;
   private connectAttempt = 0;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -116,7 +117,10 @@ export class SyncClient {
   /** Loads the stored outbox and rows, then connects (when online) and pushes what is queued. */
   async start(): Promise<void> {
     if (this.running) return;
-    await this.store.load();
+    if (!this.loaded) {
+      this.loaded = true;
+      await this.store.load();
+    }
     this.running = true;
     this.listenForAuth();
     this.listenForNetwork();
