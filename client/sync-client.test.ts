@@ -1,0 +1,49 @@
+/**
+ * The client's handling of supabase-js auth events, with a stand-in for supabase-js (no server):
+ * a refreshed token goes to the realtime socket at once; sign-out stops syncing; stop() leaves no
+ * listener behind.
+ */
+import type { SupabaseClient } from '@supabase/supabase-js';
+import { describe, expect, it, vi } from 'vitest';
+import { SyncClient } from './sync-client.ts';
+
+function fakeSupabase() {
+  let listener: ((event: string, session: { access_token: string } | null) => void) | undefined;
+  const unsubscribe = vi.fn(() => {
+    listener = undefined;
+  });
+  const supabase = {
+    auth: {
+      onAuthStateChange: (callback: typeof listener) => {
+        listener = callback;
+        return { data: { subscription: { unsubscribe } } };
+      },
+    },
+    realtime: { setAuth: vi.fn(async () => undefined), getChannels: () => [], disconnect: vi.fn(async () => 'ok') },
+  };
+  return { supabase, fire: (event: string, token?: string) => listener?.(event, token ? { access_token: token } : null), unsubscribe, listening: () => listener !== undefined };
+}
+
+describe('SyncClient and supabase-js auth events', () => {
+  it('hands a refreshed token to the realtime socket, and stops listening on stop()', async () => {
+    const fake = fakeSupabase();
+    const client = new SyncClient({ supabase: fake.supabase as unknown as SupabaseClient, userId: 'u', online: false, followNetwork: false });
+    await client.start();
+    fake.fire('TOKEN_REFRESHED', 'token-2');
+    fake.fire('INITIAL_SESSION', 'token-1');
+    await Promise.resolve();
+    expect(fake.supabase.realtime.setAuth.mock.calls).toEqual([['token-2']]);
+    await client.stop();
+    expect(fake.unsubscribe).toHaveBeenCalledOnce();
+    expect(fake.listening()).toBe(false);
+  });
+
+  it('a write is refused before it is queued when sync would refuse its shape', async () => {
+    const fake = fakeSupabase();
+    const client = new SyncClient({ supabase: fake.supabase as unknown as SupabaseClient, userId: 'u', online: false, followNetwork: false });
+    await client.start();
+    expect(() => client.write({ table: 'memories', op: 'upsert', local_id: 'm', fields: { importance_score: 2 } })).toThrow();
+    expect(client.store.queued).toEqual([]);
+    await client.stop();
+  });
+});
