@@ -18,7 +18,7 @@
  *              subscription that was lost to an expired token is retried right away.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
-import { type SyncItem, syncItem, syncLimits } from '../supabase/functions/_shared/sync-protocol.ts';
+import { type PushResult, type SyncItem, syncItem, syncLimits } from '../supabase/functions/_shared/sync-protocol.ts';
 import { backoffDelay, type BackoffOptions, defaultBackoff } from './backoff.ts';
 import { Emitter } from './emitter.ts';
 import { Observable } from './observable.ts';
@@ -45,6 +45,11 @@ export interface SyncClientOptions {
   maxBatchItems?: number;
   /** Changes per pull page. Default 1000. */
   pullLimit?: number;
+  /**
+   * While connected, pull at least this often (ms), so the stored cursor stays recent and a
+   * catch-up after a drop re-reads little of what realtime already delivered. Default 60 s.
+   */
+  pullEveryMs?: number;
   /** Start online (default) or offline. */
   online?: boolean;
   /** Follow the browser's `online`/`offline` events when there are any. Default true. */
@@ -60,6 +65,8 @@ export interface SyncClientEvents {
   change: (change: RemoteChange, outcome: MergeOutcome) => void;
   /** A retry was scheduled: of the subscription (`connect`) or of a sync call (`sync`). */
   retry: (retry: { what: 'connect' | 'sync'; attempt: number; delayMs: number; reason: string }) => void;
+  /** A push was answered: the items sent and sync's result for each. */
+  pushed: (batch: readonly OutboxItem[], results: readonly PushResult[]) => void;
   /** Something went wrong that the client handles by retrying; for logs. */
   error: (error: Error) => void;
 }
@@ -76,6 +83,8 @@ export class SyncClient {
   readonly events = new Emitter<SyncClientEvents>();
   readonly supabase: SupabaseClient;
   readonly userId: string;
+  /** Answered sync calls and the items they pushed (how well rapid writes were batched). */
+  readonly stats = { requests: 0, pushes: 0, pushedItems: 0 };
 
   private readonly stream: RealtimeStream;
   private readonly backoff: BackoffOptions;
@@ -93,6 +102,7 @@ export class SyncClient {
   private pullWanted = true;
   private syncAttempt = 0;
   private syncTimer: ReturnType<typeof setTimeout> | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly cleanups: (() => void)[] = [];
 
@@ -305,6 +315,10 @@ export class SyncClient {
             pull: { cursor: this.store.cursor, limit: this.options.pullLimit ?? 1000 },
           });
           this.syncAttempt = 0;
+          this.stats.requests++;
+          this.stats.pushedItems += push.length;
+          if (push.length > 0) this.stats.pushes++;
+          if (answer.push) this.events.emit('pushed', batch, answer.push.results);
           if (answer.push) for (const rollback of this.store.reconcile(batch, answer.push.results)) this.events.emit('rollback', rollback);
           if (answer.pull) {
             for (const pulled of answer.pull.changes) {
@@ -348,7 +362,15 @@ export class SyncClient {
       this.syncing = false;
       if (this.syncAgain && !this.syncTimer) this.requestSync(0, true);
       if (this.isIdle()) this.releaseIdle();
+      this.scheduleRefresh();
     }
+  }
+
+  private scheduleRefresh(): void {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
+    if (!this.running || !this.onlineValue || this.syncTimer || this.syncing) return;
+    this.refreshTimer = setTimeout(() => this.pull(), this.options.pullEveryMs ?? 60_000);
   }
 
   private isIdle(): boolean {
@@ -362,6 +384,8 @@ export class SyncClient {
   private clearTimers(): void {
     clearTimeout(this.connectTimer);
     clearTimeout(this.syncTimer);
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
     this.connectTimer = undefined;
     this.syncTimer = undefined;
   }

@@ -18,6 +18,7 @@ import { report } from '../lib/errors.ts';
 import { crowdPhase } from './crowd.ts';
 import { createUsers, type Device, openDevice, type Receipt, watchTables } from './devices.ts';
 import { injectFault } from './faults.ts';
+import { offlinePhases } from './offline.ts';
 import { type FaultKind, type HarnessOptions, parseOptions } from './options.ts';
 import { type PhaseRow, summarize, table } from './stats.ts';
 import { SqlWriter, SyncClient, type Write } from './writers.ts';
@@ -223,7 +224,6 @@ async function syncPhase(run: Run): Promise<PhaseRow> {
 async function faultPhase(run: Run, kind: FaultKind, admin: postgres.Sql | undefined): Promise<PhaseRow> {
   const leaks = run.leaks.length;
   const seqs: number[] = [];
-  const before = run.syncAvailable ? (await run.sync.pullAll(null)).cursor : null;
   const statusMark = run.bStatus.length;
   const pending: Promise<void>[] = [];
   let fault: Promise<void> | undefined;
@@ -251,13 +251,13 @@ async function faultPhase(run: Run, kind: FaultKind, admin: postgres.Sql | undef
   const resubscribed = () => run.bStatus.slice(statusMark).lastIndexOf('SUBSCRIBED') > run.bStatus.slice(statusMark).findIndex((s) => s !== 'SUBSCRIBED');
   while (performance.now() < deadline && !(run.bStatus.slice(statusMark).some((s) => s !== 'SUBSCRIBED') ? resubscribed() : true)) await sleep(50);
   await drain(run, seqs, 2000);
-  // Catch up: everything after the cursor taken before the phase.
+  // Catch up: B's client pulled from its cursor after resubscribing; what B's store holds counts.
   const caughtUp = new Set<number>();
-  let how = 'sync pull';
+  let how = "B's catch-up pull";
   if (run.syncAvailable) {
-    const pulled = await run.sync.pullAll(before);
-    for (const change of pulled.rows) {
-      const seq = change.row ? seqOf(run.id, change.row) : undefined;
+    await run.b.client.whenIdle();
+    for (const row of run.b.client.store.list('memories')) {
+      const seq = seqOf(run.id, row);
       if (seq !== undefined) caughtUp.add(seq);
     }
   } else if (admin) {
@@ -355,6 +355,7 @@ async function main(): Promise<number> {
     log('no database URL: SQL phases skipped');
   }
   if (run.syncAvailable) note(await syncPhase(run));
+  if (run.syncAvailable) for (const row of await offlinePhases(a, b, options.offline, admin, () => run.leaks.length, log)) note(row);
   if (run.writer) for (const fault of options.faults) note(await faultPhase(run, fault, admin));
   if (options.sockets > 0) {
     if (options.mode !== 'local') log('the crowd phase needs the local stack; skipped');

@@ -16,6 +16,9 @@
  * | --faults a,b,c       |                     | none; any of drop-socket, restart-realtime, restart-postgres |
  * | --sockets N          |                     | 0 (skip); e.g. 1000 for the crowd phase |
  * | --crowd-rate         |                     | 200                              |
+ * | --offline-edits N    |                     | 100 (offline then online; 0 skips) |
+ * | --disconnect-edits N |                     | 1000 (quick: 200) edits under random disconnects; 0 skips |
+ * | --disconnects N      |                     | 10 (quick: 3)                    |
  * | --out                |                     | <stack folder>/reports/harness-latency.json |
  * | --quick              |                     | small CI run: idle, 100/s, sync, drop-socket |
  *
@@ -46,6 +49,8 @@ export interface HarnessOptions {
   faults: FaultKind[];
   sockets: number;
   crowdRate: number;
+  /** offline.ts: edits made offline, edits under random disconnects, and how many disconnects. */
+  offline: { offlineEdits: number; disconnectEdits: number; disconnects: number };
   out: string;
 }
 
@@ -55,6 +60,12 @@ const numbers = (text: string, name: string) =>
     if (!Number.isFinite(value) || value <= 0) throw usage(`${name} takes positive numbers, got ${JSON.stringify(part)}`);
     return value;
   });
+
+const count = (text: string, name: string) => {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) throw usage(`${name} takes a whole number, got ${JSON.stringify(text)}`);
+  return value;
+};
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): HarnessOptions {
   const { values } = parseArgs({
@@ -71,6 +82,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       faults: { type: 'string' },
       sockets: { type: 'string' },
       'crowd-rate': { type: 'string' },
+      'offline-edits': { type: 'string' },
+      'disconnect-edits': { type: 'string' },
+      disconnects: { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
     },
@@ -101,6 +115,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     faults: faults as FaultKind[],
     sockets: values.sockets ? numbers(values.sockets, '--sockets')[0]! : 0,
     crowdRate: numbers(values['crowd-rate'] ?? '200', '--crowd-rate')[0]!,
+    offline: {
+      offlineEdits: count(values['offline-edits'] ?? '100', '--offline-edits'),
+      disconnectEdits: count(values['disconnect-edits'] ?? (quick ? '200' : '1000'), '--disconnect-edits'),
+      disconnects: count(values.disconnects ?? (quick ? '3' : '10'), '--disconnects'),
+    },
     out: values.out ?? join(config.stackDir, 'reports', 'harness-latency.json'),
   };
 }
