@@ -46,14 +46,14 @@ afterAll(async () => {
 describe('useRealtimeSync: subscription logic', () => {
   it('retries a refused subscription on the backoff schedule, and connects at once when the token is refreshed', async () => {
     const expired = await mintUserToken(ada.id, { email: ada.email, expiresIn: -30 });
-    const phone = await device({ token: expired, backoff: { baseMs: 500, maxMs: 60_000, jitter: 0 } });
+    const phone = await device({ token: expired, backoff: { baseMs: 1000, maxMs: 60_000, jitter: 0 } });
     const retries: Retry[] = [];
     phone.client.events.on('retry', (retry) => retries.push(retry));
     await phone.client.start();
 
     await eventually(() => retries.filter((r) => r.what === 'connect').length >= 3, 'three refused joins', 15_000);
     const connectRetries = retries.filter((r) => r.what === 'connect');
-    expect(connectRetries.slice(0, 3).map((r) => [r.attempt, r.delayMs])).toEqual([[1, 500], [2, 1000], [3, 2000]]);
+    expect(connectRetries.slice(0, 3).map((r) => [r.attempt, r.delayMs])).toEqual([[1, 1000], [2, 2000], [3, 4000]]);
     expect(connectRetries[0]!.reason).toMatch(/expired/i);
     expect(phone.client.state.get()).toBe('reconnecting');
 
@@ -61,7 +61,7 @@ describe('useRealtimeSync: subscription logic', () => {
     phone.raw.token.value = ada.token;
     const refreshedAt = retries.length;
     await phone.client.refreshAuth();
-    await reaches(phone.client, 'connected', 2500);
+    await reaches(phone.client, 'connected', 2000);
     expect(retries.slice(refreshedAt).filter((r) => r.what === 'connect')).toEqual([]);
     expect(phone.states).toEqual(['disconnected', 'reconnecting', 'connected']);
   });
