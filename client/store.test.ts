@@ -51,6 +51,12 @@ describe('merging changes by table, id and version', () => {
     expect(store.merge(removed(idA))).toBe('stale');
     expect(store.merge(memory(4, 'old row again', idA))).toBe('stale');
     expect(store.get('memories', 'mem-1')).toMatchObject({ id: idB, content: 'new row' });
+
+    // A device that only ever saw the new row: a pulled delete of the old id names the same local id.
+    const fresh = new LocalStore(new MemoryStorage(), 'u');
+    fresh.merge(memory(1, 'new row', idB));
+    expect(fresh.merge({ ...removed(idA, 3), local_id: 'mem-1', source: 'pull' })).toBe('stale');
+    expect(fresh.get('memories', 'mem-1')).toMatchObject({ id: idB, content: 'new row' });
   });
 
   it('a pending edit stays on top of newer server rows until it is answered', () => {

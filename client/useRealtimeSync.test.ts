@@ -17,8 +17,17 @@ import { eventually, openDevice, reaches, type TestDevice } from './test-support
 import type { ConnectionState } from './types.ts';
 import { type RealtimeSync, useRealtimeSync } from './useRealtimeSync.ts';
 
-// Renders happen outside act() when realtime events arrive; that is the point of the hook.
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
+// Mount and unmount run in act(); renders caused by realtime events happen outside it, as in an
+// app, so React is told it is in an act environment only while act runs.
+const actEnvironment = globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean };
+async function inAct(work: () => Promise<void>): Promise<void> {
+  actEnvironment.IS_REACT_ACT_ENVIRONMENT = true;
+  try {
+    await act(work);
+  } finally {
+    actEnvironment.IS_REACT_ACT_ENVIRONMENT = false;
+  }
+}
 
 let sql: postgres.Sql;
 let ada: LocalUser;
@@ -97,7 +106,7 @@ describe('useRealtimeSync: subscription logic', () => {
     for (const row of server) expect(phone.client.store.get('memories', row.local_id)?.version).toBe(row.version);
   });
 
-  it('on unmount, the hook leaves no channel, listener or timer behind', async () => {
+  it('on unmount, the hook stops the client and leaves no channel or listener behind', async () => {
     const phone = await device();
     const baseline = phone.client.state.listenerCount;
     const seen: ConnectionState[] = [];
@@ -108,7 +117,7 @@ describe('useRealtimeSync: subscription logic', () => {
       return null;
     }
     let renderer: ReactTestRenderer | undefined;
-    await act(async () => {
+    await inAct(async () => {
       renderer = create(createElement(Screen, { client: phone.client }));
     });
     await eventually(() => seen.at(-1) === 'connected', 'the hook showing connected');
@@ -121,7 +130,7 @@ describe('useRealtimeSync: subscription logic', () => {
     const note = new SupabaseMemoryService(laptop.client).saveMemory({ content: 'seen by the hook' });
     await eventually(() => latest?.store.get('memories', note.local_id!)?.content === 'seen by the hook', 'the row through the hook');
 
-    await act(async () => renderer!.unmount());
+    await inAct(async () => renderer!.unmount());
     await eventually(() => phone.raw.supabase.realtime.getChannels().length === 0, 'no channel left');
     expect(phone.client.state.get()).toBe('disconnected');
     expect(phone.client.state.listenerCount).toBe(baseline);
