@@ -50,8 +50,9 @@ export class MemoryStorage implements ClientStorage {
     });
   }
 
+  /** Takes ownership of `change` (the store hands it a snapshot). */
   async write(change: StorageWrite): Promise<void> {
-    const copy = structuredClone(change);
+    const copy = change;
     for (const key of copy.removeEntries ?? []) this.entries.delete(key);
     for (const entry of copy.entries ?? []) this.entries.set(entryKey(entry), entry);
     for (const id of copy.removeOutbox ?? []) this.outbox.delete(id);

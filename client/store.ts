@@ -8,7 +8,7 @@
  *   merge(change)        a change from realtime or pull, merged by table, id and version, so a
  *                        duplicate or a stale event never overwrites a newer row.
  *
- * Persistence is batched: changes are collected and written in one storage write per tick;
+ * Persistence is batched: changes are collected for a few milliseconds and written in one storage write;
  * `persisted()` resolves once everything done so far is stored.
  */
 import type { PushResult, SyncItem, SyncTable } from '../supabase/functions/_shared/sync-protocol.ts';
@@ -33,6 +33,9 @@ export interface Rollback {
 
 const rowKey = (table: SyncTable, key: string) => `${table}/${key}`;
 
+/** Changes are collected this long (ms) and written to storage together. */
+const persistDelayMs = 5;
+
 function versionOf(row: JsonRow | null | undefined): number | null {
   const version = row?.version;
   return typeof version === 'number' ? version : null;
@@ -55,7 +58,7 @@ export class LocalStore {
 
   private dirty: { entries: Set<string>; removed: Set<string>; outbox: Map<string, OutboxItem>; removedOutbox: Set<string>; cursor: boolean } = LocalStore.clean();
   private writing: Promise<void> = Promise.resolve();
-  private flushScheduled = false;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly storage: ClientStorage,
@@ -375,27 +378,31 @@ export class LocalStore {
   // Persistence ---------------------------------------------------------------------------------
 
   private schedulePersist(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    queueMicrotask(() => {
-      this.flushScheduled = false;
-      const dirty = this.dirty;
-      this.dirty = LocalStore.clean();
-      const change: StorageWrite = {
-        entries: [...dirty.entries].map((key) => this.entries.get(key)).filter((entry): entry is StoredEntry => entry !== undefined),
-        removeEntries: [...dirty.removed],
-        outbox: [...dirty.outbox.values()],
-        removeOutbox: [...dirty.removedOutbox],
-        ...(dirty.cursor ? { cursor: this.cursorValue } : {}),
-      };
-      // A failed write is reported by persisted(); the chain goes on with the next one.
-      this.writing = this.writing.catch(() => undefined).then(() => this.storage.write(structuredClone(change)));
+    if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), persistDelayMs);
+  }
+
+  /** Writes everything changed since the last flush, as one storage write, after the previous one. */
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const dirty = this.dirty;
+    if (dirty.entries.size + dirty.removed.size + dirty.outbox.size + dirty.removedOutbox.size === 0 && !dirty.cursor) return;
+    this.dirty = LocalStore.clean();
+    // A snapshot now: the rows and items go on changing while the write waits its turn.
+    const change: StorageWrite = structuredClone({
+      entries: [...dirty.entries].map((key) => this.entries.get(key)).filter((entry): entry is StoredEntry => entry !== undefined),
+      removeEntries: [...dirty.removed],
+      outbox: [...dirty.outbox.values()],
+      removeOutbox: [...dirty.removedOutbox],
+      ...(dirty.cursor ? { cursor: this.cursorValue } : {}),
     });
+    // A failed write is reported by persisted(); the chain goes on with the next one.
+    this.writing = this.writing.catch(() => undefined).then(() => this.storage.write(change));
   }
 
   /** Resolves once every change made so far is in storage. */
   async persisted(): Promise<void> {
-    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    this.flush();
     await this.writing;
   }
 }

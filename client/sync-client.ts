@@ -98,6 +98,8 @@ export class SyncClient {
   private subscription = 0;
   private caughtUp = -1;
   private syncing = false;
+  /** The sync call loop while it runs (stop() waits for it, so its answer is stored). */
+  private inflight: Promise<void> = Promise.resolve();
   private syncAgain = false;
   private pullWanted = true;
   private syncAttempt = 0;
@@ -105,6 +107,7 @@ export class SyncClient {
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly cleanups: (() => void)[] = [];
+  private lifecycle: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: SyncClientOptions) {
     this.supabase = options.supabase;
@@ -125,7 +128,19 @@ export class SyncClient {
   }
 
   /** Loads the stored outbox and rows, then connects (when online) and pushes what is queued. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    // Starts and stops run one after the other (a React effect may start, stop and start again at once).
+    this.lifecycle = this.lifecycle.catch(() => undefined).then(() => this.startNow());
+    return this.lifecycle;
+  }
+
+  /** Leaves the channel, stops every timer and listener, and waits until storage is written. */
+  stop(): Promise<void> {
+    this.lifecycle = this.lifecycle.catch(() => undefined).then(() => this.stopNow());
+    return this.lifecycle;
+  }
+
+  private async startNow(): Promise<void> {
     if (this.running) return;
     if (!this.loaded) {
       this.loaded = true;
@@ -137,13 +152,13 @@ export class SyncClient {
     if (this.onlineValue) await this.goOnline();
   }
 
-  /** Leaves the channel, stops every timer and listener, and waits until storage is written. */
-  async stop(): Promise<void> {
+  private async stopNow(): Promise<void> {
     this.running = false;
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     this.clearTimers();
     this.state.set('disconnected');
     await this.stream.close();
+    await this.inflight;
     await this.store.persisted();
     this.releaseIdle();
   }
@@ -280,7 +295,7 @@ export class SyncClient {
     clearTimeout(this.syncTimer);
     this.syncTimer = setTimeout(() => {
       this.syncTimer = undefined;
-      void this.runSync();
+      this.launchSync();
     }, delayMs);
   }
 
@@ -294,6 +309,10 @@ export class SyncClient {
       batch.push(item);
     }
     return batch;
+  }
+
+  private launchSync(): void {
+    this.inflight = this.runSync().catch((error: Error) => this.events.emit('error', error));
   }
 
   private async runSync(): Promise<void> {
@@ -353,7 +372,7 @@ export class SyncClient {
           this.events.emit('retry', { what: 'sync', attempt: this.syncAttempt, delayMs, reason: error.message });
           this.syncTimer = setTimeout(() => {
             this.syncTimer = undefined;
-            void this.runSync();
+            this.launchSync();
           }, delayMs);
           return;
         }

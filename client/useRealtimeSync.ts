@@ -26,9 +26,10 @@ export function useRealtimeSync(client: SyncClient): RealtimeSync {
   const state = useSyncExternalStore(client.state.subscribe, client.state.get, client.state.get);
   const revision = useSyncExternalStore(client.store.revision.subscribe, client.store.revision.get, client.store.revision.get);
   useEffect(() => {
-    const started = client.start().catch((error: Error) => client.events.emit('error', error));
+    // The client runs starts and stops in order, so a quick mount/unmount/mount is safe.
+    client.start().catch((error: Error) => client.events.emit('error', error));
     return () => {
-      void started.then(() => client.stop());
+      client.stop().catch((error: Error) => client.events.emit('error', error));
     };
   }, [client]);
   return { state, store: client.store, revision, client };
