@@ -140,6 +140,44 @@ describe('SupabaseMemoryService', () => {
     expect(row!.content).toBe('allergic to peanuts and shellfish');
   });
 
+  it('a reply lost after the server applied the batch: the retry sends the same change_ids and nothing is written twice', async () => {
+    let loseReplies = 0;
+    const sent: string[][] = [];
+    const lossyFetch: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (String(input instanceof Request ? input.url : input).includes('/functions/v1/sync') && typeof init?.body === 'string') {
+        const body = JSON.parse(init.body) as { push?: { change_id: string }[] };
+        if (body.push) sent.push(body.push.map((item) => item.change_id));
+        if (loseReplies > 0) {
+          loseReplies--;
+          await response.arrayBuffer();
+          throw new TypeError('fetch failed (reply lost on the way back)');
+        }
+      }
+      return response;
+    };
+    const phone = await service(ada, { fetch: lossyFetch });
+    await reaches(phone.device.client, 'connected');
+    await phone.service.whenSynced();
+    sent.length = 0;
+
+    loseReplies = 1;
+    const chat = phone.service.createConversation({ title: 'on a bad line' });
+    const said = phone.service.saveMessage(chat.local_id!, { role: 'user', content: 'said once' });
+    await phone.service.whenSynced();
+
+    expect(sent.length).toBe(2);
+    expect(sent[1]).toEqual(sent[0]);
+    // Version 2: created, then its first message counted. Written twice, it would count 2 at version 3.
+    expect(phone.service.getConversation(chat.local_id!)).toMatchObject({ version: 2, message_count: 1, pending: false });
+    const [row] = await sql<{ messages: number; version: number; receipts: number }[]>`
+      select (select count(*)::int from public.messages where user_id = ${ada.id} and content = 'said once') as messages,
+             (select version::int from public.conversations where local_id = ${chat.local_id!}) as version,
+             (select count(*)::int from sync.receipts where change_id = any(${sent[0]!}::uuid[])) as receipts`;
+    expect(row).toEqual({ messages: 1, version: 2, receipts: 2 });
+    expect(phone.service.getMessage(said.local_id!)).toMatchObject({ content: 'said once', version: 1 });
+  });
+
   it('a rejected item is rolled back with its reason, and the rest of the batch is kept', async () => {
     const phone = await service(ada);
     await reaches(phone.device.client, 'connected');
