@@ -8,11 +8,13 @@ import { describe, expect, it, vi } from 'vitest';
 import { SyncClient } from './sync-client.ts';
 
 function fakeSupabase() {
-  let listener: ((event: string, session: { access_token: string } | null) => void) | undefined;
+  let listener: ((event: string, session: { access_token: string; user: { id: string } } | null) => void) | undefined;
   const unsubscribe = vi.fn(() => {
     listener = undefined;
   });
+  const invoke = vi.fn(async () => ({ data: { pull: { changes: [], cursor: 'v1.x', has_more: false } }, error: null }));
   const supabase = {
+    functions: { invoke },
     auth: {
       onAuthStateChange: (callback: typeof listener) => {
         listener = callback;
@@ -21,7 +23,13 @@ function fakeSupabase() {
     },
     realtime: { setAuth: vi.fn(async () => undefined), getChannels: () => [], disconnect: vi.fn(async () => 'ok') },
   };
-  return { supabase, fire: (event: string, token?: string) => listener?.(event, token ? { access_token: token } : null), unsubscribe, listening: () => listener !== undefined };
+  return {
+    supabase,
+    invoke,
+    fire: (event: string, token?: string, userId = 'u') => listener?.(event, token ? { access_token: token, user: { id: userId } } as never : null),
+    unsubscribe,
+    listening: () => listener !== undefined,
+  };
 }
 
 describe('SyncClient and supabase-js auth events', () => {
@@ -36,6 +44,20 @@ describe('SyncClient and supabase-js auth events', () => {
     await client.stop();
     expect(fake.unsubscribe).toHaveBeenCalledOnce();
     expect(fake.listening()).toBe(false);
+  });
+
+  it('after sign-out, or when another user signs in, nothing is pushed; the outbox waits for its user', async () => {
+    const fake = fakeSupabase();
+    const client = new SyncClient({ supabase: fake.supabase as unknown as SupabaseClient, userId: 'u', online: false, followNetwork: false, batchDelayMs: 0 });
+    await client.start();
+    fake.fire('SIGNED_OUT');
+    await client.setOnline(true);
+    client.write({ table: 'memories', op: 'upsert', local_id: 'm', fields: { content: 'mine' } });
+    fake.fire('SIGNED_IN', 'someone-else', 'v');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(fake.invoke).not.toHaveBeenCalled();
+    expect(client.store.queued).toHaveLength(1);
+    await client.stop();
   });
 
   it('a write is refused before it is queued when sync would refuse its shape', async () => {

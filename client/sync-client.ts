@@ -91,6 +91,8 @@ export class SyncClient {
   private readonly random: () => number;
   private running = false;
   private loaded = false;
+  /** Set by supabase-js SIGNED_OUT (or another user signing in); cleared when this user is back. */
+  private signedOut = false;
   private onlineValue: boolean;
   private connectAttempt = 0;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -233,7 +235,7 @@ export class SyncClient {
   private connectNow(): void {
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
-    if (!this.running || !this.onlineValue) return;
+    if (!this.running || !this.onlineValue || this.signedOut) return;
     this.state.set('reconnecting');
     this.stream.open().catch((error: Error) => this.onLost(error.message));
   }
@@ -261,8 +263,16 @@ export class SyncClient {
       // With supabase-js's `accessToken` option, `auth` is unavailable and throws when touched.
       auth = this.supabase.auth;
       const { data } = auth.onAuthStateChange((event, session) => {
-        if (event === 'SIGNED_OUT') void this.goOffline();
-        else if ((event === 'TOKEN_REFRESHED' || event === 'SIGNED_IN') && session) void this.refreshAuth(session.access_token);
+        if (event !== 'SIGNED_OUT' && event !== 'TOKEN_REFRESHED' && event !== 'SIGNED_IN') return;
+        // Signed out, or someone else signed in: this user's outbox waits (it is kept) until they are back.
+        const otherUser = session?.user?.id !== undefined && session.user.id !== this.userId;
+        if (event === 'SIGNED_OUT' || !session || otherUser) {
+          this.signedOut = true;
+          void this.goOffline();
+          return;
+        }
+        this.signedOut = false;
+        void this.refreshAuth(session.access_token).then(() => this.requestSync(0, true));
       });
       this.cleanups.push(() => data.subscription.unsubscribe());
     } catch {
@@ -286,7 +296,7 @@ export class SyncClient {
   // Push and pull ---------------------------------------------------------------------------------
 
   private requestSync(delayMs: number, now = false): void {
-    if (!this.running || !this.onlineValue) return;
+    if (!this.running || !this.onlineValue || this.signedOut) return;
     if (this.syncing) {
       this.syncAgain = true;
       return;
@@ -321,7 +331,7 @@ export class SyncClient {
     try {
       for (;;) {
         this.syncAgain = false;
-        if (!this.running || !this.onlineValue) return;
+        if (!this.running || !this.onlineValue || this.signedOut) return;
         const batch = this.nextBatch();
         if (batch.length === 0 && !this.pullWanted) return;
         this.pullWanted = false;
