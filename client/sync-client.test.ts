@@ -12,7 +12,16 @@ function fakeSupabase() {
   const unsubscribe = vi.fn(() => {
     listener = undefined;
   });
-  const invoke = vi.fn(async () => ({ data: { pull: { changes: [], cursor: 'v1.x', has_more: false } }, error: null }));
+  // The sync function, answering every pushed item `applied`.
+  const invoke = vi.fn(async (_name: string, { body }: { body: { push?: { table: string; local_id: string; change_id: string }[] } }) => ({
+    data: {
+      ...(body.push
+        ? { push: { results: body.push.map((item, index) => ({ index, table: item.table, local_id: item.local_id, change_id: item.change_id, status: 'applied', id: crypto.randomUUID(), version: 1 })) } }
+        : {}),
+      pull: { changes: [], cursor: 'v1.x', has_more: false },
+    },
+    error: null,
+  }));
   const supabase = {
     functions: { invoke },
     auth: {
@@ -22,6 +31,9 @@ function fakeSupabase() {
       },
     },
     realtime: { setAuth: vi.fn(async () => undefined), getChannels: () => [], disconnect: vi.fn(async () => 'ok') },
+    channel: () => {
+      throw new Error('no realtime in this test');
+    },
   };
   return {
     supabase,
@@ -53,10 +65,17 @@ describe('SyncClient and supabase-js auth events', () => {
     fake.fire('SIGNED_OUT');
     await client.setOnline(true);
     client.write({ table: 'memories', op: 'upsert', local_id: 'm', fields: { content: 'mine' } });
+    await new Promise((resolve) => setTimeout(resolve, 30));
     fake.fire('SIGNED_IN', 'someone-else', 'v');
+    client.write({ table: 'memories', op: 'upsert', local_id: 'n', fields: { content: 'mine too' } });
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(fake.invoke).not.toHaveBeenCalled();
-    expect(client.store.queued).toHaveLength(1);
+    expect(client.store.queued).toHaveLength(2);
+
+    fake.fire('SIGNED_IN', 'mine-again', 'u');
+    await client.whenIdle();
+    expect(fake.invoke).toHaveBeenCalledOnce();
+    expect(client.store.queued).toEqual([]);
     await client.stop();
   });
 

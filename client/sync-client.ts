@@ -343,6 +343,9 @@ export class SyncClient {
             ...(push.length > 0 ? { push } : {}),
             pull: { cursor: this.store.cursor, limit: this.options.pullLimit ?? 1000 },
           });
+          if (push.length > 0 && answer.push?.results.length !== push.length) {
+            throw new SyncCallError('sync answered without a result for every pushed item', 'retry', 200, null);
+          }
           this.syncAttempt = 0;
           this.stats.requests++;
           this.stats.pushedItems += push.length;
