@@ -6,6 +6,7 @@
  * per-item results, every plain write must succeed, and afterwards every count is exact, every
  * item applied once, every edited row one version up, and the other user untouched.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
 import { asRequest, userClaims } from '../../../../scripts/stack/db/as-user.ts';
@@ -122,6 +123,69 @@ describe('many writers into one conversation, every path at once', () => {
     const [doomed] = await sql<{ n: number }[]>`
       select count(*)::int as n from public.messages where user_id = ${ada.id} and local_id like 'r%-doomed-%'`;
     expect(doomed!.n).toBe(0);
+    expect(await footprint(sql, ben.id)).toEqual(benBefore);
+  }, 120_000);
+
+  it('property: any mix of concurrent writers, started in any order fast-check picks, leaves every count exact', async () => {
+    const benBefore = await footprint(sql, ben.id);
+    const [second] = await push(device(ada), [item.conversation('shared-2', { title: 'the other one' })]);
+    const conversations = { shared, 'shared-2': second!.id! };
+    let run = 0;
+    const writer = fc.record({
+      path: fc.constantFrom('set-wise', 'set-wise', 'item-by-item', 'plain insert', 'plain delete', 'plain move'),
+      into: fc.constantFrom<keyof typeof conversations>('shared', 'shared-2'),
+      size: fc.integer({ min: 10, max: 60 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(writer, { minLength: 3, maxLength: 10 }), fc.scheduler(), async (writers, scheduler) => {
+        run += 1;
+        const claims = userClaims(ada.id);
+        const tag = `p${run}`;
+        const write = async ({ path, into, size }: (typeof writers)[number], w: number): Promise<number> => {
+          const local = (i: number) => `${tag}-w${w}-${i}`;
+          const conversationId = conversations[into];
+          switch (path) {
+            case 'set-wise':
+              return (await pushRaw(range(size).map((i) => item.message(local(i), into, 'new')))).status;
+            case 'item-by-item':
+              return (await pushRaw([
+                item.conversation(into, { title: `${tag} ${w}` }),
+                ...range(size).map((i) => item.message(local(i), into, 'new')),
+                item.remove('messages', local(0)),
+              ])).status;
+            case 'plain insert':
+              await asRequest(sql, claims, (tx) => tx`
+                insert into public.messages (conversation_id, role, content, local_id)
+                select ${conversationId}, 'user', 'plain', ${`${tag}-w${w}-`} || g from generate_series(1, ${size}) g`);
+              return 200;
+            case 'plain delete':
+              await asRequest(sql, claims, (tx) => tx`
+                delete from public.messages where id in (
+                  select id from public.messages where user_id = ${ada.id} and conversation_id = ${conversationId}
+                    and local_id like 'r%-plain-own-%' order by random() limit ${size} for update skip locked)`);
+              return 200;
+            case 'plain move': {
+              const other = into === 'shared' ? conversations['shared-2'] : shared;
+              await asRequest(sql, claims, (tx) => tx`
+                update public.messages set conversation_id = ${conversationId} where id in (
+                  select id from public.messages where user_id = ${ada.id} and conversation_id = ${other}
+                    and local_id like '%-set-%' order by random() limit ${size} for update skip locked)`);
+              return 200;
+            }
+          }
+        };
+        const statuses = await Promise.all(writers.map(async (spec, w) => {
+          await scheduler.schedule(Promise.resolve(), `writer ${w}: ${spec.path} ${spec.size} into ${spec.into}`);
+          return write(spec, w);
+        }).concat([scheduler.waitAll().then(() => 200)]));
+        expect(statuses).toEqual(statuses.map(() => 200));
+        const counts = await sql<{ message_count: number; actual: number }[]>`
+          select c.message_count, (select count(*)::int from public.messages m where m.conversation_id = c.id) as actual
+          from public.conversations c where c.user_id = ${ada.id}`;
+        for (const row of counts) expect(row.message_count).toBe(row.actual);
+      }),
+      { numRuns: 12, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31) },
+    );
     expect(await footprint(sql, ben.id)).toEqual(benBefore);
   }, 120_000);
 });
