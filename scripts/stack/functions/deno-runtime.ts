@@ -14,7 +14,7 @@
  * deno.json that npm did not install fails the function's start with Deno's own message.
  * supabase/functions/deno.json itself is untouched, so the deployed functions build as before.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const denoBinary = (projectRoot: string) => join(projectRoot, 'node_modules', '.bin', 'deno');
@@ -57,9 +57,22 @@ export function prepareLocalRuntime(projectRoot: string): string {
     lock: false,
   };
   const config = join(dir, 'deno.json');
-  writeFileSync(config, `${JSON.stringify(local, null, 2)}\n`);
+  const text = `${JSON.stringify(local, null, 2)}\n`;
+  // Several stacks of one project (dev and `npm test`) share it: written only when it changes, and
+  // through a rename, so a Deno starting meanwhile never reads half a file.
+  if (!existsSync(config) || readFileSync(config, 'utf8') !== text) {
+    const partial = `${config}.${process.pid}.tmp`;
+    writeFileSync(partial, text);
+    renameSync(partial, config);
+  }
   const link = join(dir, 'node_modules');
-  if (!existsSync(link) && !isDanglingLink(link)) symlinkSync('..', link, 'dir');
+  if (!existsSync(link) && !isDanglingLink(link)) {
+    try {
+      symlinkSync('..', link, 'dir');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
   return config;
 }
 

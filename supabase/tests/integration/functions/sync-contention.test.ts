@@ -15,7 +15,7 @@ import { connectDb, footprint, functionsUrl, item, push, device, userPool } from
 
 const sql = connectDb(12);
 const users = userPool(sql);
-const rounds = 3;
+const rounds = 2;
 let ada: LocalUser;
 let ben: LocalUser;
 let shared = '';
