@@ -138,8 +138,9 @@ async function runDevice(d: number, user: LocalUser, until: number, rows: Map<st
   let round = 0;
   let hostileCount = 0;
   while (Date.now() < until) {
-    // A tenth of the requests are hostile.
-    if (Math.random() < 0.1) {
+    // A tenth of the requests are hostile: a loop is either one hostile request or a push and a
+    // pull, so p / (p + 2(1 - p)) = 0.1 gives p = 2/11.
+    if (Math.random() < 2 / 11) {
       const make = hostileBodies[hostileCount % hostileBodies.length]!;
       const { body, type } = make(d, (hostileCount += 1));
       const status = await timed('hostile', async () => {
