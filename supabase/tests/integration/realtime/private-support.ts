@@ -3,7 +3,9 @@
  * with, the system message a channel is closed with, and a broadcast collector.
  */
 import type { RealtimeChannel } from '@supabase/supabase-js';
+import WebSocket from 'ws';
 import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
+import { env } from './support.ts';
 
 export const syncTopic = (user: LocalUser) => `virgil-sync-${user.id}`;
 
@@ -41,4 +43,25 @@ export interface Received {
   event: string;
   payload: Record<string, unknown>;
   meta?: { id?: string; replayed?: boolean };
+}
+
+/**
+ * Joins over a raw socket (vsn 2.0.0) and resolves with the `phx_reply` payload: for what the real
+ * client refuses to send itself (e.g. replay on a public channel).
+ */
+export async function rawJoin(topic: string, payload: Record<string, unknown>): Promise<{ status: string; response: { reason?: string } }> {
+  const ws = new WebSocket(`${env.apiUrl().replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${env.anonKey()}&vsn=2.0.0`);
+  try {
+    await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+    const reply = new Promise<{ status: string; response: { reason?: string } }>((resolve) =>
+      ws.on('message', (data) => {
+        const [, ref, , event, body] = JSON.parse(data.toString()) as [string, string, string, string, { status: string; response: { reason?: string } }];
+        if (event === 'phx_reply' && ref === '1') resolve(body);
+      }),
+    );
+    ws.send(JSON.stringify(['1', '1', `realtime:${topic}`, 'phx_join', payload]));
+    return await reply;
+  } finally {
+    ws.close();
+  }
 }
