@@ -17,6 +17,7 @@
  * | --sockets N          |                     | 0 (skip); e.g. 1000 for the crowd phase |
  * | --crowd-rate         |                     | 200                              |
  * | --out                |                     | <stack folder>/reports/harness-latency.json |
+ * | --path               |                     | both; or postgres_changes, broadcast (broadcast.ts, crowd.ts) |
  * | --quick              |                     | small CI run: idle, 100/s, sync, drop-socket |
  *
  * Local mode (no --url): users are created in auth.users and tokens minted with the local JWT secret.
@@ -31,6 +32,8 @@ import { localSecrets, loadConfig, type StackConfig } from '../stack/config.ts';
 
 export const faultKinds = ['drop-socket', 'restart-realtime', 'restart-postgres'] as const;
 export type FaultKind = (typeof faultKinds)[number];
+export const harnessPaths = ['postgres_changes', 'broadcast', 'both'] as const;
+export type HarnessPath = (typeof harnessPaths)[number];
 
 export interface HarnessOptions {
   mode: 'local' | 'remote';
@@ -46,6 +49,8 @@ export interface HarnessOptions {
   faults: FaultKind[];
   sockets: number;
   crowdRate: number;
+  /** Which delivery path the device phases and the crowd measure. */
+  path: HarnessPath;
   out: string;
 }
 
@@ -73,6 +78,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       'crowd-rate': { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
+      path: { type: 'string' },
     },
     strict: true,
   });
@@ -87,8 +93,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     if (!faultKinds.includes(fault as FaultKind)) throw usage(`unknown fault ${fault}; use ${faultKinds.join(', ')}`);
     if (mode === 'remote' && fault !== 'drop-socket') throw usage(`fault ${fault} needs the local stack`);
   }
+  const path = (values.path ?? 'both') as HarnessPath;
+  if (!harnessPaths.includes(path)) throw usage(`unknown --path ${path}; use ${harnessPaths.join(', ')}`);
   return {
     mode,
+    path,
     config,
     url: url ?? config.api.url,
     anonKey,
