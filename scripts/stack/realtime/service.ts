@@ -19,6 +19,7 @@ import postgres from 'postgres';
 import { WebSocketServer } from 'ws';
 import { type StackConfig, localSecrets } from '../config.ts';
 import type { GatewayService, ServiceFactory } from '../gateway/server.ts';
+import { authorizeTopic } from './authorization.ts';
 import { BroadcastStream, type DatabaseMessage } from './broadcast-stream.ts';
 import { Catalog } from './catalog.ts';
 import { ChangeStream } from './changes.ts';
@@ -120,7 +121,8 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
         },
       );
     },
-    handleRequest: (request, response) => handleBroadcastRequest(request, response, hub, jwtSecret),
+    handleRequest: (request, response) =>
+      handleBroadcastRequest(request, response, hub, jwtSecret, async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write),
     describe: () => ({ 'Realtime URL': `${config.api.url.replace(/^http/, 'ws')}${SOCKET_PATH.replace(/\/websocket$/, '')}` }),
     async close() {
       clearInterval(sweep);
