@@ -3,9 +3,10 @@
  *
  * "Allow public access" (Realtime settings; `private_only` in the Management API): when switched
  * off, a channel must be private. The Supabase CLI has no config.toml key for it (its `[realtime]`
- * section knows `enabled`, `ip_version` and `max_header_length` only) and CLI 3 refuses unknown keys,
- * so the switch is read from `[realtime] private_only` only where someone wrote it, and from the
- * environment variable VIRGIL_REALTIME_PRIVATE_ONLY (1/true or 0/false), which wins.
+ * section knows `enabled`, `ip_version` and `max_header_length` only; CLI 3.1 warns on every command
+ * about a key it does not know, CLI 2.117 ignored it silently), so the switch is read from
+ * `[realtime] private_only = true` where a project writes it anyway, and from the environment variable
+ * VIRGIL_REALTIME_PRIVATE_ONLY (1/true or 0/false), which wins. Off by default, as on the platform.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
