@@ -101,3 +101,23 @@ describe('a topic whose policies allow reading but not sending', () => {
     expect(seen.items.flat()).toEqual([]);
   });
 });
+
+describe('the HTTP broadcast endpoint on a private topic', () => {
+  it('sends Ada’s message to her topic, and skips Ben’s (202 both, as on the platform)', async () => {
+    const ben = await newUser(sql, 'ben');
+    const benClient = await realClient(ben.token);
+    try {
+      const toLaptop = new Collector<Received>();
+      const receiver = privateChannel(laptop, syncTopic(ada)).on('broadcast', { event: '*' }, toLaptop.push);
+      await subscribed(receiver);
+      // Channels not joined: httpSend goes straight to POST /api/broadcast/<topic>/events/<event>?private=true.
+      expect(await benClient.supabase.channel(syncTopic(ada), { config: { private: true } }).httpSend('spoof', { from: 'ben' })).toEqual({ success: true });
+      expect(await phone.supabase.channel(syncTopic(ada), { config: { private: true } }).httpSend('note', { from: 'ada' })).toEqual({ success: true });
+      await toLaptop.waitFor((item) => item.event === 'note', 3000, 'Ada’s HTTP broadcast');
+      expect(toLaptop.items.map((item) => item.payload)).toEqual([{ from: 'ada' }]);
+    } finally {
+      await benClient.close();
+      await removeUsers(sql, [ben]);
+    }
+  });
+});
