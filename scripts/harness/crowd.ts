@@ -1,19 +1,28 @@
 /**
  * The crowd phase: N sockets of N distinct users (the real realtime-js client, one RealtimeClient
- * per user, each subscribed to its own memories), and writes at a fixed rate spread over random
- * users. Measures delivery to the owner; any change reaching another user's socket is a leak.
+ * per user), and writes at a fixed rate spread over random users. Each socket listens on the paths
+ * `--path` names, so both are measured side by side on the same writes:
+ *
+ *   postgres_changes  a channel with a `postgres_changes` binding on its own memories (user_id filter)
+ *   broadcast         the user's private topic `virgil-sync-<id>` (Broadcast from Database)
+ *
+ * Measures delivery to the owner per path; any change reaching another user's socket is a leak.
  */
 import { RealtimeClient } from '@supabase/realtime-js';
 import postgres from 'postgres';
 import WebSocket from 'ws';
 import { createLocalUser } from '../stack/auth/users.ts';
-import type { HarnessOptions } from './options.ts';
+import type { HarnessOptions, HarnessPath } from './options.ts';
 import { type PhaseRow, summarize } from './stats.ts';
 
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function crowdPhase(options: HarnessOptions, log: (line: string) => void): Promise<PhaseRow> {
+type Path = Exclude<HarnessPath, 'both'>;
+const pathsOf = (path: HarnessPath): Path[] => (path === 'both' ? ['postgres_changes', 'broadcast'] : [path]);
+
+export async function crowdPhase(options: HarnessOptions, log: (line: string) => void): Promise<PhaseRow[]> {
+  const paths = pathsOf(options.path);
   const count = options.sockets;
   const run = crypto.randomUUID().slice(0, 8);
   const admin = postgres(options.dbUrl!, { max: 4, onnotice: () => undefined });
@@ -22,8 +31,15 @@ export async function crowdPhase(options: HarnessOptions, log: (line: string) =>
     users.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, j) => createLocalUser(admin, `crowd-${run}-${i + j}@virgil.test`, { expiresIn: 6 * 3600 })))));
   }
   log(`crowd: ${count} users created; connecting sockets`);
-  const receipts = new Map<number, number[]>();
-  let leaks = 0;
+  const receipts: Record<Path, Map<number, number[]>> = { postgres_changes: new Map(), broadcast: new Map() };
+  const leaks: Record<Path, number> = { postgres_changes: 0, broadcast: 0 };
+  const receive = (path: Path, owner: string, record: { user_id: string; content: string }) => {
+    if (record.user_id !== owner) leaks[path]++;
+    const seq = Number(record.content.split(':')[2]);
+    const list = receipts[path].get(seq) ?? [];
+    list.push(performance.now());
+    receipts[path].set(seq, list);
+  };
   const clients: RealtimeClient[] = [];
   const wsUrl = `${options.url.replace(/^http/, 'ws')}/realtime/v1`;
   for (let i = 0; i < users.length; i += 100) {
@@ -34,23 +50,36 @@ export async function crowdPhase(options: HarnessOptions, log: (line: string) =>
             const client = new RealtimeClient(wsUrl, { params: { apikey: options.anonKey }, transport: WebSocket as never, logger: () => undefined });
             client.setAuth(user.token);
             clients.push(client);
-            const timer = setTimeout(() => reject(new Error('a crowd socket did not subscribe within 20 s')), 20_000);
-            client
-              .channel(`crowd-${user.id}`)
-              .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'memories', filter: `user_id=eq.${user.id}` }, (payload) => {
-                const record = payload.new as { user_id: string; content: string };
-                if (record.user_id !== user.id) leaks++;
-                const seq = Number(record.content.split(':')[2]);
-                const list = receipts.get(seq) ?? [];
-                list.push(performance.now());
-                receipts.set(seq, list);
-              })
-              .subscribe((status) => {
-                if (status === 'SUBSCRIBED') {
-                  clearTimeout(timer);
-                  resolve();
-                }
-              });
+            // A refused join is retried by realtime-js itself (e.g. after the database restarted
+            // under the server's pool); only a channel that never joins fails the phase.
+            let refusal = '';
+            const timer = setTimeout(() => reject(new Error(`a crowd socket did not subscribe within 30 s${refusal ? ` (${refusal})` : ''}`)), 30_000);
+            let joined = 0;
+            const onStatus = (status: string, error?: Error) => {
+              if (status === 'SUBSCRIBED' && ++joined === paths.length) {
+                clearTimeout(timer);
+                resolve();
+              } else if (status === 'CHANNEL_ERROR') {
+                refusal = error?.message ?? 'refused';
+              }
+            };
+            if (paths.includes('postgres_changes')) {
+              client
+                .channel(`crowd-${user.id}`)
+                .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'memories', filter: `user_id=eq.${user.id}` }, (payload) =>
+                  receive('postgres_changes', user.id, payload.new as { user_id: string; content: string }),
+                )
+                .subscribe(onStatus);
+            }
+            if (paths.includes('broadcast')) {
+              client
+                .channel(`virgil-sync-${user.id}`, { config: { private: true } })
+                .on('broadcast', { event: 'INSERT' }, (message) => {
+                  const payload = message.payload as { table?: string; record?: { user_id: string; content: string } };
+                  if (payload.table === 'memories' && payload.record) receive('broadcast', user.id, payload.record);
+                })
+                .subscribe(onStatus);
+            }
           }),
       ),
     );
@@ -78,33 +107,37 @@ export async function crowdPhase(options: HarnessOptions, log: (line: string) =>
   await Promise.allSettled(pending);
   const achieved = committed.size / ((performance.now() - start) / 1000);
   const deadline = performance.now() + 10_000;
-  while (performance.now() < deadline && [...committed.keys()].some((seq) => !receipts.has(seq))) await sleep(50);
-  const delays: number[] = [];
-  let lost = 0;
-  let duplicates = 0;
-  for (const [seq, at] of committed) {
-    const got = receipts.get(seq);
-    if (!got) lost++;
-    else {
-      delays.push(Math.max(0, got[0]! - at));
-      duplicates += got.length - 1;
+  const missing = () => paths.some((path) => [...committed.keys()].some((seq) => !receipts[path].has(seq)));
+  while (performance.now() < deadline && missing()) await sleep(50);
+  const rows = paths.map((path): PhaseRow => {
+    const delays: number[] = [];
+    let lost = 0;
+    let duplicates = 0;
+    for (const [seq, at] of committed) {
+      const got = receipts[path].get(seq);
+      if (!got) lost++;
+      else {
+        delays.push(Math.max(0, got[0]! - at));
+        duplicates += got.length - 1;
+      }
     }
-  }
+    return {
+      phase: `crowd: ${count} sockets, distinct users (${path === 'broadcast' ? 'broadcast, private topic' : 'postgres_changes'})`,
+      targetRate: options.crowdRate,
+      achievedRate: achieved,
+      written: committed.size,
+      received: delays.length,
+      lost,
+      duplicates,
+      orderViolations: 0,
+      leaksToC: leaks[path],
+      latency: summarize(delays),
+      clock: 'writer COMMIT return → owner socket',
+    };
+  });
   for (const client of clients) client.disconnect();
   await Promise.all(writers.map((writer) => writer.end()));
   await admin`delete from auth.users where email like ${`crowd-${run}-%`}`;
   await admin.end();
-  return {
-    phase: `crowd: ${count} sockets, distinct users`,
-    targetRate: options.crowdRate,
-    achievedRate: achieved,
-    written: committed.size,
-    received: delays.length,
-    lost,
-    duplicates,
-    orderViolations: 0,
-    leaksToC: leaks,
-    latency: summarize(delays),
-    clock: 'writer COMMIT return → owner socket',
-  };
+  return rows;
 }

@@ -15,6 +15,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import postgres from 'postgres';
 import { report } from '../lib/errors.ts';
+import { broadcastPhases } from './broadcast.ts';
 import { crowdPhase } from './crowd.ts';
 import { createUsers, type Device, openDevice, type Receipt, watchTables } from './devices.ts';
 import { injectFault } from './faults.ts';
@@ -336,7 +337,8 @@ async function main(): Promise<number> {
     rows.push(row);
     log(`${row.phase}: p50 ${row.latency.p50.toFixed(2)} p99 ${row.latency.p99.toFixed(2)} lost ${row.lost} leaks ${row.leaksToC}`);
   };
-  if (run.writer) {
+  const changesPath = options.path !== 'broadcast';
+  if (run.writer && changesPath) {
     note(await idlePhase(run));
     for (const rate of options.rates) {
       const row = await ratePhase(run, rate);
@@ -351,15 +353,17 @@ async function main(): Promise<number> {
       }
     }
     for (const changes of options.throughput) note(await throughputPhase(run, changes, 20));
-  } else {
+  } else if (!run.writer) {
     log('no database URL: SQL phases skipped');
   }
-  if (run.syncAvailable) note(await syncPhase(run));
-  if (run.syncAvailable) for (const row of await offlinePhases(a, b, options.offline, admin, () => run.leaks.length, log)) note(row);
-  if (run.writer) for (const fault of options.faults) note(await faultPhase(run, fault, admin));
+  if (run.syncAvailable && changesPath) note(await syncPhase(run));
+  // The device client's offline phases use its default path, Postgres Changes (client/).
+  if (run.syncAvailable && changesPath) for (const row of await offlinePhases(a, b, options.offline, admin, () => run.leaks.length, log)) note(row);
+  if (run.writer && changesPath) for (const fault of options.faults) note(await faultPhase(run, fault, admin));
+  if (run.writer && options.path !== 'postgres_changes') for (const row of await broadcastPhases(options, log)) note(row);
   if (options.sockets > 0) {
     if (options.mode !== 'local') log('the crowd phase needs the local stack; skipped');
-    else note(await crowdPhase(options, log));
+    else for (const row of await crowdPhase(options, log)) note(row);
   }
 
   // A rate counts when everything arrived, nothing leaked, the writer produced it and p99 < 1 s.

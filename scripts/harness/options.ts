@@ -20,6 +20,7 @@
  * | --disconnect-edits N |                     | 1000 (quick: 200) edits under random disconnects; 0 skips |
  * | --disconnects N      |                     | 10 (quick: 3)                    |
  * | --out                |                     | <stack folder>/reports/harness-latency.json |
+ * | --path               |                     | both; or postgres_changes, broadcast (broadcast.ts, crowd.ts) |
  * | --quick              |                     | small CI run: idle, 100/s, sync, drop-socket |
  *
  * Local mode (no --url): users are created in auth.users and tokens minted with the local JWT secret.
@@ -34,6 +35,8 @@ import { localSecrets, loadConfig, type StackConfig } from '../stack/config.ts';
 
 export const faultKinds = ['drop-socket', 'restart-realtime', 'restart-postgres'] as const;
 export type FaultKind = (typeof faultKinds)[number];
+export const harnessPaths = ['postgres_changes', 'broadcast', 'both'] as const;
+export type HarnessPath = (typeof harnessPaths)[number];
 
 export interface HarnessOptions {
   mode: 'local' | 'remote';
@@ -51,6 +54,8 @@ export interface HarnessOptions {
   crowdRate: number;
   /** offline.ts: edits made offline, edits under random disconnects, and how many disconnects. */
   offline: { offlineEdits: number; disconnectEdits: number; disconnects: number };
+  /** Which delivery path the device phases and the crowd measure. */
+  path: HarnessPath;
   out: string;
 }
 
@@ -87,6 +92,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       disconnects: { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
+      path: { type: 'string' },
     },
     strict: true,
   });
@@ -101,8 +107,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     if (!faultKinds.includes(fault as FaultKind)) throw usage(`unknown fault ${fault}; use ${faultKinds.join(', ')}`);
     if (mode === 'remote' && fault !== 'drop-socket') throw usage(`fault ${fault} needs the local stack`);
   }
+  const path = (values.path ?? 'both') as HarnessPath;
+  if (!harnessPaths.includes(path)) throw usage(`unknown --path ${path}; use ${harnessPaths.join(', ')}`);
   return {
     mode,
+    path,
     config,
     url: url ?? config.api.url,
     anonKey,

@@ -1,7 +1,7 @@
 /**
  * Reproduces what the Supabase platform's Postgres holds before any user migration runs: roles,
- * default privileges, the extensions and auth schemas, and an empty `supabase_realtime`
- * publication. The SQL lives in `platform/`, one chapter per file, each run as the role the
+ * default privileges, the extensions and auth schemas, an empty `supabase_realtime`
+ * publication, and the realtime schema's Broadcast objects (realtime.messages and its functions). The SQL lives in `platform/`, one chapter per file, each run as the role the
  * supabase/postgres image runs it as (platform-facts.md §0).
  */
 import { readFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ const chapters: { file: string; as: 'supabase_admin' | 'postgres' }[] = [
   { file: '01_public_and_extensions.sql', as: 'postgres' },
   { file: '02_auth.sql', as: 'supabase_admin' },
   { file: '03_services_and_demotion.sql', as: 'supabase_admin' },
+  { file: '04_realtime.sql', as: 'supabase_admin' },
 ];
 
 const platformDir = join(dirname(fileURLToPath(import.meta.url)), 'platform');

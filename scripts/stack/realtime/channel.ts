@@ -5,9 +5,11 @@
  * `min(5 min, exp − now)`; an expired token ends the channel with a `system` error and `phx_close`.
  */
 import type { Claims } from '../auth/jwt.ts';
+import type { Policies } from './authorization.ts';
 import type { Binding, Subscriber } from './dispatcher.ts';
 import { type HubMember, hubTopic } from './hub.ts';
 import type { JoinPlan } from './join.ts';
+type Plan = JoinPlan;
 import type { PresenceDiff } from './presence.ts';
 import { msUntilExpiry } from './tokens.ts';
 import type { Frame, Serializer, UserBroadcast } from './wire.ts';
@@ -33,6 +35,10 @@ export class Channel implements Subscriber, HubMember {
   token: string;
   claims: Claims;
   bindings: Binding[];
+  /** What the subscriber may do here; re-decided on every new token of a private channel. */
+  policies: Policies;
+  /** Ids pushed by Broadcast Replay at join: the same messages arriving live are not sent again. */
+  private readonly replayedIds: Set<string>;
   private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -53,6 +59,8 @@ export class Channel implements Subscriber, HubMember {
     this.token = plan.token;
     this.claims = plan.claims;
     this.bindings = plan.bindings;
+    this.policies = plan.policies;
+    this.replayedIds = new Set(plan.replayed.map((message) => message.id));
     this.watchExpiry();
   }
 
@@ -80,7 +88,33 @@ export class Channel implements Subscriber, HubMember {
     );
   }
 
+  get receivesBroadcast(): boolean {
+    return this.policies.broadcast.read;
+  }
+
+  get receivesPresence(): boolean {
+    return this.policies.presence.read;
+  }
+
+  /** Broadcast Replay's messages, after the join reply: JSON broadcasts with `meta.replayed`. */
+  sendReplayed(messages: Plan['replayed']): void {
+    for (const message of messages) {
+      const meta = { replayed: true, id: message.id };
+      if (message.binary) {
+        if (this.socket.serializer.vsn === '2.0.0') this.sendEncoded({ topic: this.topic, event: message.event, payload: {}, raw: message.binary, meta });
+      } else {
+        this.push('broadcast', { type: 'broadcast', event: message.event, payload: message.payload, meta });
+      }
+    }
+  }
+
   sendBroadcast(message: UserBroadcast): void {
+    const id = message.meta?.id;
+    if (typeof id === 'string' && this.replayedIds.has(id)) return;
+    this.sendEncoded(message);
+  }
+
+  private sendEncoded(message: UserBroadcast): void {
     const encoded = this.socket.serializer.encodeBroadcast({ ...message, topic: this.topic });
     if (typeof encoded === 'string') this.socket.sendText(encoded);
     else this.socket.sendBinary(encoded);
@@ -90,10 +124,11 @@ export class Channel implements Subscriber, HubMember {
     this.socket.sendFrame({ joinRef: null, ref: null, topic: this.topic, event: 'presence_diff', payload: { ...diff } });
   }
 
-  /** Replaces the claims after an accepted `access_token`. */
-  refresh(token: string, claims: Claims): void {
+  /** Replaces the claims (and a private channel's policies) after an accepted `access_token`. */
+  refresh(token: string, claims: Claims, policies: Policies = this.policies): void {
     this.token = token;
     this.claims = claims;
+    this.policies = policies;
     this.watchExpiry();
   }
 

@@ -3,14 +3,16 @@
  * (realtime-protocol.md §3–§9). Join errors are replied after `errorBackoffMs`, as the platform
  * waits before an error reply so that a retrying client does not spin.
  */
+import type { Sql } from 'postgres';
 import type { WebSocket } from 'ws';
+import { type Policies } from './authorization.ts';
 import { Channel, type ChannelSocket } from './channel.ts';
 import type { Catalog } from './catalog.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { RealtimeError, reasonFor } from './errors.ts';
 import type { Handshake } from './handshake.ts';
 import type { Hub } from './hub.ts';
-import { runJoin } from './join.ts';
+import { authorizePrivate, runJoin } from './join.ts';
 import { claimsFor } from './tokens.ts';
 import { type Frame, type Serializer, WireError } from './wire.ts';
 
@@ -19,6 +21,10 @@ export interface ConnectionContext {
   dispatcher: Dispatcher;
   hub: Hub;
   jwtSecret: string;
+  /** The shared pool, for private channel authorization and replay. */
+  sql: Sql;
+  /** Refuse public channels (the platform's "Allow public access" switched off). */
+  privateOnly: boolean;
   errorBackoffMs: number;
   /** Logs every decoded frame (VIRGIL_REALTIME_DEBUG=1). */
   debug: boolean;
@@ -127,6 +133,8 @@ export class Connection implements ChannelSocket {
         openChannels: this.channels.size,
         catalog: this.context.catalog,
         jwtSecret: this.context.jwtSecret,
+        sql: this.context.sql,
+        privateOnly: this.context.privateOnly,
       });
     } catch (error) {
       if (!(error instanceof RealtimeError)) throw error;
@@ -138,7 +146,8 @@ export class Connection implements ChannelSocket {
     this.channels.set(frame.topic, channel);
     this.reply(frame, 'ok', { postgres_changes: plan.echo });
     this.context.hub.add(channel);
-    if (channel.presenceEnabled) channel.push('presence_state', this.context.hub.presence.state(channel.hubTopic));
+    channel.sendReplayed(plan.replayed);
+    if (channel.presenceEnabled && channel.receivesPresence) channel.push('presence_state', this.context.hub.presence.state(channel.hubTopic));
     if (plan.replicationReady) channel.system('system', 'ok', 'Replication connection established');
     if (plan.bindingError) {
       channel.system('postgres_changes', 'error', plan.bindingError);
@@ -165,14 +174,26 @@ export class Connection implements ChannelSocket {
       if (!(error instanceof RealtimeError)) throw error;
       return this.shutdown(channel, error.message);
     }
-    if (channel.isPrivate && claims.role !== 'service_role') {
-      return this.shutdown(channel, `You no longer have permission to read from this Channel topic: ${channel.name}`);
+    let policies: Policies | undefined;
+    if (channel.isPrivate) {
+      // Re-decided with the new claims, as at join; losing a read right the old token had ends it too.
+      try {
+        policies = await authorizePrivate(this.context.sql, true, channel.name, claims);
+      } catch (error) {
+        if (!(error instanceof RealtimeError)) throw error;
+        return this.shutdown(channel, error.message);
+      }
+      const lost = (['broadcast', 'presence'] as const).some((extension) => channel.policies[extension].read && !policies![extension].read);
+      if (lost) return this.shutdown(channel, `You no longer have permission to read from this Channel topic: ${channel.name}`);
     }
-    channel.refresh(token, claims);
+    channel.refresh(token, claims, policies);
     if (channel.bindings.length > 0) channel.system('postgres_changes', 'ok', 'Subscribed to PostgreSQL');
   }
 
   private broadcast(channel: Channel, frame: Frame): void {
+    // On a private channel without the insert policy's consent the platform drops the message
+    // silently, with no reply even when `ack` was asked (the client's send() then times out).
+    if (!channel.policies.broadcast.write) return;
     const { event, payload } = frame.payload as { event?: unknown; payload?: unknown };
     if (typeof event === 'string') {
       const raw = payload instanceof Uint8Array ? payload : undefined;
@@ -190,13 +211,15 @@ export class Connection implements ChannelSocket {
     const { event, payload } = frame.payload as { event?: unknown; payload?: unknown };
     const hub = this.context.hub;
     if (event === 'track') {
+      // A private channel may track only with the insert policy's consent; the platform answers `error`.
+      if (!channel.policies.presence.write) return this.reply(frame, 'error', {});
       if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
         return this.reply(frame, 'error', { reason: 'Presence track payload must be a map' });
       }
       if (!channel.presenceEnabled) {
         // Tracking turns presence on for the channel; it then needs the current state first.
         channel.presenceEnabled = true;
-        channel.push('presence_state', hub.presence.state(channel.hubTopic));
+        if (channel.receivesPresence) channel.push('presence_state', hub.presence.state(channel.hubTopic));
       }
       const diff = hub.presence.track(channel.hubTopic, channel, channel.presenceKey, payload as Record<string, unknown>);
       this.reply(frame, 'ok', {});

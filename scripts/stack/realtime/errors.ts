@@ -13,6 +13,10 @@ export type RealtimeErrorCode =
   | 'ChannelRateLimitReached'
   | 'InvalidJoinPayload'
   | 'Unauthorized'
+  | 'PrivateOnly'
+  | 'UnableToReplayMessages'
+  | 'MissingPartition'
+  | 'UnableToConnectToProject'
   | 'UnknownError';
 
 export class RealtimeError extends Error {

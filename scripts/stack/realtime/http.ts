@@ -5,7 +5,8 @@
  *   POST /realtime/v1/api/broadcast/<topic>/events/<event>   body = payload (JSON or bytes)                   → 202
  *
  * Authorized by `Authorization: Bearer <jwt>`, else the `apikey` header; a bad token gets
- * 401 {"message":"Unauthorized"}. Private topics need service_role (see join.ts, authorizePrivate).
+ * 401 {"message":"Unauthorized"}. A private topic's messages go out only when the token may write
+ * broadcasts there by the realtime.messages policies (or is service_role); others are skipped.
  * Extra query parameters (the socket's apikey, vsn, …) are ignored.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +14,7 @@ import { sendJson } from '../gateway/server.ts';
 import { RealtimeError } from './errors.ts';
 import { type Hub, hubTopic } from './hub.ts';
 import { claimsFor } from './tokens.ts';
+import type { Claims } from '../auth/jwt.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -34,15 +36,24 @@ function tokenOf(request: IncomingMessage): string | undefined {
   return Array.isArray(apikey) ? apikey[0] : apikey;
 }
 
-export async function handleBroadcastRequest(request: IncomingMessage, response: ServerResponse, hub: Hub, jwtSecret: string): Promise<void> {
+/** May these claims send broadcasts to a private topic? (authorization.ts: the insert policy.) */
+export type MaySend = (topic: string, claims: Claims) => Promise<boolean>;
+
+export async function handleBroadcastRequest(
+  request: IncomingMessage,
+  response: ServerResponse,
+  hub: Hub,
+  jwtSecret: string,
+  maySend: MaySend = async () => false,
+): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const single = /^\/realtime\/v1\/api\/broadcast\/([^/]+)\/events\/([^/]+)$/.exec(url.pathname);
   if (request.method !== 'POST' || (url.pathname !== '/realtime/v1/api/broadcast' && !single)) {
     return sendJson(response, 404, { message: `no route for ${request.method} ${url.pathname}` });
   }
-  let role: string;
+  let claims: Claims;
   try {
-    role = (await claimsFor(tokenOf(request), jwtSecret)).role;
+    claims = await claimsFor(tokenOf(request), jwtSecret);
   } catch (error) {
     if (error instanceof RealtimeError) return sendJson(response, 401, { message: 'Unauthorized' });
     throw error;
@@ -89,10 +100,14 @@ export async function handleBroadcastRequest(request: IncomingMessage, response:
       messages.push({ topic: item.topic, event: item.event, payload: item.payload ?? {}, isPrivate: item.private === true, id: item.id });
     }
   }
-  if (messages.some((message) => message.isPrivate) && role !== 'service_role') {
-    return sendJson(response, 401, { message: 'Unauthorized' });
+  // As the platform's BatchBroadcast: a private topic's messages are sent only when the token may
+  // write broadcasts there (the service role always may); the others are skipped, still 202.
+  const allowed = new Map<string, boolean>();
+  for (const topic of new Set(messages.filter((message) => message.isPrivate).map((message) => message.topic))) {
+    allowed.set(topic, claims.role === 'service_role' || (await maySend(topic, claims).catch(() => false)));
   }
   for (const message of messages) {
+    if (message.isPrivate && !allowed.get(message.topic)) continue;
     const broadcast = { topic: `realtime:${message.topic}`, event: message.event, payload: message.payload, ...(message.raw ? { raw: message.raw } : {}) };
     hub.broadcast(hubTopic(message.topic, message.isPrivate), message.id === undefined ? broadcast : { ...broadcast, meta: { id: message.id } });
   }

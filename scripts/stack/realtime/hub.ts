@@ -1,12 +1,17 @@
 /**
  * The channels of every socket, by topic, for what crosses sockets: user broadcasts and presence.
  * Public and private channels of the same name are different topics (`public:x`, `private:x`).
+ * Delivery is a fan-out by topic: a private channel's rights were decided at join (and on each new
+ * token), so no message costs a database query, however many subscribers there are.
  */
 import { PresenceRegistry, type PresenceDiff } from './presence.ts';
 import type { UserBroadcast } from './wire.ts';
 
 export interface HubMember {
   readonly hubTopic: string;
+  /** False on a private channel whose subscriber may not read broadcasts (presence only). */
+  readonly receivesBroadcast: boolean;
+  readonly receivesPresence: boolean;
   /** Sends a user broadcast in the member's wire format. */
   sendBroadcast(message: UserBroadcast): void;
   sendPresenceDiff(diff: PresenceDiff): void;
@@ -37,7 +42,7 @@ export class Hub {
   broadcast(topic: string, message: UserBroadcast, sender?: HubMember, includeSender = false): number {
     let sent = 0;
     for (const member of this.topics.get(topic) ?? []) {
-      if (member === sender && !includeSender) continue;
+      if ((member === sender && !includeSender) || !member.receivesBroadcast) continue;
       member.sendBroadcast(message);
       sent++;
     }
@@ -45,7 +50,7 @@ export class Hub {
   }
 
   sendDiff(topic: string, diff: PresenceDiff): void {
-    for (const member of this.topics.get(topic) ?? []) member.sendPresenceDiff(diff);
+    for (const member of this.topics.get(topic) ?? []) if (member.receivesPresence) member.sendPresenceDiff(diff);
   }
 
   get sockets(): number {

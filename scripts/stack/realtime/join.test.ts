@@ -3,7 +3,8 @@ import { mintUserToken } from '../auth/jwt.ts';
 import { localSecrets } from '../config.ts';
 import type { Catalog, TableInfo } from './catalog.ts';
 import { RealtimeError, reasonFor } from './errors.ts';
-import { authenticate, authorizePrivate, bindingId, channelLimit, MAX_CHANNELS_PER_SOCKET, parsePayload, planBindings, topicName } from './join.ts';
+import { authenticate, privateOnly, bindingId, channelLimit, MAX_CHANNELS_PER_SOCKET, parsePayload, planBindings, topicName } from './join.ts';
+import { replayRequest } from './replay.ts';
 
 const memories: TableInfo = {
   schema: 'public',
@@ -63,12 +64,24 @@ describe('join pipeline steps', () => {
     expect(await reason(() => authenticate({ access_token: 'nope' }, '', localSecrets.jwtSecret))).toBe('MalformedJWT: The token provided is not a valid JWT');
   });
 
-  it('authorizePrivate admits only service_role', async () => {
-    expect(await reason(() => authorizePrivate(true, 'room', { role: 'authenticated' }))).toBe(
-      'Unauthorized: You do not have permissions to read from this Channel topic: room',
+  it('privateOnly refuses public channels only when the project allows private channels only', async () => {
+    expect(await reason(() => privateOnly(false, true))).toBe('PrivateOnly: This project only allows private channels');
+    expect(await reason(() => privateOnly(true, true))).toBe('no error');
+    expect(await reason(() => privateOnly(false, false))).toBe('no error');
+  });
+
+  it('replayRequest clamps the limit to 1..25, defaults it to 25, and refuses public channels and bad params', async () => {
+    expect(replayRequest({ broadcast: { replay: { since: 5, limit: 1000 } } }, true)).toEqual({ since: 5, limit: 25 });
+    expect(replayRequest({ broadcast: { replay: { since: 5, limit: 0 } } }, true)).toEqual({ since: 5, limit: 1 });
+    expect(replayRequest({ broadcast: { replay: { since: 5 } } }, true)).toEqual({ since: 5, limit: 25 });
+    expect(replayRequest({ broadcast: {} }, true)).toBeUndefined();
+    expect(await reason(() => replayRequest({ broadcast: { replay: { since: 5 } } }, false))).toBe(
+      'UnableToReplayMessages: Replay is not allowed for public channels',
     );
-    expect(await reason(() => authorizePrivate(true, 'room', { role: 'service_role' }))).toBe('no error');
-    expect(await reason(() => authorizePrivate(false, 'room', { role: 'anon' }))).toBe('no error');
+    expect(await reason(() => replayRequest({ broadcast: { replay: { limit: 5 } } }, true))).toBe('UnableToReplayMessages: Replay params are not valid');
+    expect(await reason(() => replayRequest({ broadcast: { replay: { since: 'yesterday' } } }, true))).toBe(
+      'UnableToReplayMessages: Replay params are not valid',
+    );
   });
 });
 

@@ -7,16 +7,22 @@
  *   2. topicName         `realtime:<name>` with a non-empty name        TopicNameRequired
  *   3. channelLimit      at most 100 channels per socket                ChannelRateLimitReached
  *   4. authenticate      user_token ?? access_token ?? the socket's key InvalidJWTToken, MalformedJWT, JwtSignatureError
- *   5. authorizePrivate  private channels                               Unauthorized
+ *   4b. privateOnly      the project allows only private channels     PrivateOnly
+ *   5. authorizePrivate  private channels: the realtime.messages policies (authorization.ts)
+ *                                                                        Unauthorized, MissingPartition, UnableToConnectToProject
+ *   5b. replay           `config.broadcast.replay` (replay.ts)          Unauthorized, UnableToReplayMessages
  *   6. planBindings      postgres_changes bindings → ids, filters, select (never fails the join: a bad binding
  *                                                                        becomes a `system` error message)
  */
+import type { Sql } from 'postgres';
 import { z } from 'zod';
 import type { Claims } from '../auth/jwt.ts';
+import { authorizeTopic, mayJoin, type Policies, PUBLIC_POLICIES } from './authorization.ts';
 import type { Catalog, TableInfo } from './catalog.ts';
 import type { Binding } from './dispatcher.ts';
 import { realtimeError } from './errors.ts';
 import { FilterError, parseFilter } from './filters.ts';
+import { fetchReplay, type ReplayedMessage, replayRequest } from './replay.ts';
 import { claimsFor } from './tokens.ts';
 
 export const MAX_CHANNELS_PER_SOCKET = 100;
@@ -32,7 +38,9 @@ const bindingSchema = z.looseObject({
 const joinPayloadSchema = z.looseObject({
   config: z
     .looseObject({
-      broadcast: z.looseObject({ ack: z.boolean().optional(), self: z.boolean().optional(), replication_ready: z.boolean().optional() }).optional(),
+      broadcast: z
+        .looseObject({ ack: z.boolean().optional(), self: z.boolean().optional(), replication_ready: z.boolean().optional(), replay: z.unknown().optional() })
+        .optional(),
       presence: z.looseObject({ key: z.string().optional(), enabled: z.boolean().optional() }).optional(),
       postgres_changes: z.array(bindingSchema).optional(),
       private: z.boolean().optional(),
@@ -59,6 +67,10 @@ export interface JoinPlan {
   bindings: Binding[];
   /** Set when the bindings could not be subscribed; sent as a `system` error after the reply. */
   bindingError?: string;
+  /** What the subscriber may do on the topic (everything on a public channel). */
+  policies: Policies;
+  /** Broadcast Replay's messages, pushed right after the join reply. */
+  replayed: ReplayedMessage[];
 }
 
 export interface JoinContext {
@@ -68,6 +80,10 @@ export interface JoinContext {
   openChannels: number;
   catalog: Catalog;
   jwtSecret: string;
+  /** The shared pool: private channel authorization and replay. */
+  sql: Sql;
+  /** `[realtime] private_only`-like setting: public channels are refused. */
+  privateOnly: boolean;
 }
 
 export function parsePayload(payload: Record<string, unknown>): JoinPayload {
@@ -91,14 +107,30 @@ export async function authenticate(payload: JoinPayload, apikey: string, jwtSecr
   return { token, claims: await claimsFor(token, jwtSecret) };
 }
 
+export function privateOnly(isPrivate: boolean, onlyPrivate: boolean): void {
+  if (onlyPrivate && !isPrivate) throw realtimeError('PrivateOnly', 'This project only allows private channels');
+}
+
+const cannotRead = (name: string) => realtimeError('Unauthorized', `You do not have permissions to read from this Channel topic: ${name}`);
+
 /**
- * Private channels are authorized on the platform by RLS policies on realtime.messages; this stack
- * has no such table, so, as on a project without those policies, only service_role may join one.
+ * A private channel is joined only if the realtime.messages policies let the subscriber read
+ * broadcast or presence on the topic (authorization.ts). A policy that errors counts as a refusal,
+ * as on the platform; a missing partition or an unreachable database have their own codes.
  */
-export function authorizePrivate(isPrivate: boolean, name: string, claims: Claims): void {
-  if (isPrivate && claims.role !== 'service_role') {
-    throw realtimeError('Unauthorized', `You do not have permissions to read from this Channel topic: ${name}`);
+export async function authorizePrivate(sql: Sql, isPrivate: boolean, name: string, claims: Claims): Promise<Policies> {
+  if (!isPrivate) return PUBLIC_POLICIES;
+  let policies: Policies;
+  try {
+    policies = await authorizeTopic(sql, name, claims);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === '23514') throw realtimeError('MissingPartition', 'Realtime was unable to find the expected messages partition');
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57')) throw cannotRead(name);
+    throw realtimeError('UnableToConnectToProject', 'Realtime was unable to connect to the project database');
   }
+  if (!mayJoin(policies)) throw cannotRead(name);
+  return policies;
 }
 
 /** A stable id below 2^27 for a binding entry (the platform uses Erlang's phash2 of the map). */
@@ -176,7 +208,11 @@ export async function runJoin(context: JoinContext): Promise<JoinPlan> {
   const { token, claims } = await authenticate(payload, context.apikey, context.jwtSecret);
   const config = payload.config ?? {};
   const isPrivate = config.private === true;
-  authorizePrivate(isPrivate, name, claims);
+  privateOnly(isPrivate, context.privateOnly);
+  const policies = await authorizePrivate(context.sql, isPrivate, name, claims);
+  const replay = replayRequest(config, isPrivate);
+  if (replay && !policies.broadcast.read) throw cannotRead(name);
+  const replayed = replay ? await fetchReplay(context.sql, name, replay) : [];
   const planned = await planBindings(config.postgres_changes ?? [], context.catalog);
   return {
     name,
@@ -186,6 +222,8 @@ export async function runJoin(context: JoinContext): Promise<JoinPlan> {
     broadcast: { ack: config.broadcast?.ack === true, self: config.broadcast?.self === true },
     replicationReady: config.broadcast?.replication_ready === true,
     presence: { key: config.presence?.key ?? '', enabled: config.presence?.enabled === true },
+    policies,
+    replayed,
     ...planned,
   };
 }

@@ -9,19 +9,27 @@
  *
  * Environment: VIRGIL_REALTIME_POOL_MAX (default 8), VIRGIL_REALTIME_ERROR_BACKOFF_MS (default 1000;
  * the platform waits 5000 before a join error reply), VIRGIL_REALTIME_SLOT (default virgil_realtime),
- * VIRGIL_REALTIME_DEBUG=1 (log every frame received).
+ * VIRGIL_REALTIME_DEBUG=1 (log every frame received), VIRGIL_REALTIME_BROADCAST_SLOT (default
+ * virgil_realtime_messages: Broadcast from Database), VIRGIL_REALTIME_PRIVATE_ONLY (settings.ts).
+ *
+ * Broadcast from Database (broadcast-stream.ts) is a second stream of its own slot; its messages
+ * fan out through the hub by topic. The janitor (janitor.ts) keeps realtime.messages' partitions.
  */
 import postgres from 'postgres';
 import { WebSocketServer } from 'ws';
 import { type StackConfig, localSecrets } from '../config.ts';
 import type { GatewayService, ServiceFactory } from '../gateway/server.ts';
+import { authorizeTopic } from './authorization.ts';
+import { BroadcastStream, type DatabaseMessage } from './broadcast-stream.ts';
 import { Catalog } from './catalog.ts';
 import { ChangeStream } from './changes.ts';
 import { Connection } from './connection.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { abortHandshake, checkHandshake, HandshakeError, SOCKET_PATH } from './handshake.ts';
 import { handleBroadcastRequest } from './http.ts';
-import { Hub } from './hub.ts';
+import { Hub, hubTopic } from './hub.ts';
+import { maintainPartitions } from './janitor.ts';
+import { readSettings } from './settings.ts';
 import { Visibility } from './visibility.ts';
 
 const intFromEnv = (name: string, fallback: number) => {
@@ -54,9 +62,39 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   });
   stream.start();
 
+  const janitor = () =>
+    maintainPartitions(sql).then(
+      ({ created, dropped }) => {
+        if (created.length + dropped.length > 0) log(`[realtime] janitor: created ${created.join(', ') || 'none'}; dropped ${dropped.join(', ') || 'none'}`);
+      },
+      (error: Error) => log(`[realtime] janitor failed: ${error.message}`),
+    );
+  await janitor();
+  const janitorTimer = setInterval(() => void janitor(), 3600_000);
+  const deliverFromDatabase = (messages: DatabaseMessage[]) => {
+    for (const message of messages) {
+      const topic = `realtime:${message.topic}`;
+      hub.broadcast(
+        hubTopic(message.topic, message.private),
+        message.binary
+          ? { topic, event: message.event, payload: {}, raw: message.binary, meta: { id: message.id } }
+          : { topic, event: message.event, payload: message.payload, meta: { id: message.id } },
+        undefined,
+      );
+    }
+  };
+  const broadcastStream = new BroadcastStream({
+    url: config.db.url,
+    slot: process.env.VIRGIL_REALTIME_BROADCAST_SLOT ?? 'virgil_realtime_messages',
+    onMessages: deliverFromDatabase,
+    log,
+  });
+  broadcastStream.start();
+  const settings = readSettings(config.projectRoot);
+
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
   const connections = new Set<Connection>();
-  const context = { catalog, dispatcher, hub, jwtSecret, errorBackoffMs: intFromEnv('VIRGIL_REALTIME_ERROR_BACKOFF_MS', 1000), debug: process.env.VIRGIL_REALTIME_DEBUG === '1', log };
+  const context = { catalog, dispatcher, hub, jwtSecret, sql, privateOnly: settings.privateOnly, errorBackoffMs: intFromEnv('VIRGIL_REALTIME_ERROR_BACKOFF_MS', 1000), debug: process.env.VIRGIL_REALTIME_DEBUG === '1', log };
   const sweep = setInterval(() => {
     for (const connection of connections) {
       if (!connection.alive) connection.terminate();
@@ -83,14 +121,17 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
         },
       );
     },
-    handleRequest: (request, response) => handleBroadcastRequest(request, response, hub, jwtSecret),
+    handleRequest: (request, response) =>
+      handleBroadcastRequest(request, response, hub, jwtSecret, async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write),
     describe: () => ({ 'Realtime URL': `${config.api.url.replace(/^http/, 'ws')}${SOCKET_PATH.replace(/\/websocket$/, '')}` }),
     async close() {
       clearInterval(sweep);
       clearInterval(catalogTimer);
+      clearInterval(janitorTimer);
       for (const connection of connections) connection.terminate();
       wss.close();
       await stream?.close();
+      await broadcastStream.close();
       await sql.end({ timeout: 2 });
     },
   };

@@ -122,8 +122,8 @@ select has_trigger('public', t, format('%s_stamp_row', t), format('%s keeps vers
   from unnest(array['conversations', 'messages', 'memories']) as t;
 select triggers_are('public', 'messages',
   array['messages_stamp_row', 'messages_count_inserts', 'messages_count_deletes', 'messages_count_moves',
-        'messages_log_change', 'messages_record_deletes'],
-  'messages keeps its bookkeeping, counts every insert, delete and move, and logs every change for sync');
+        'messages_log_change', 'messages_record_deletes', 'messages_broadcast_changes'],
+  'messages keeps its bookkeeping, counts every insert, delete and move, and logs every change for sync and for its owner''s private topic');
 select has_trigger('public', 'conversations', 'conversations_guard_message_count',
   'conversations refuses a hand-set message_count');
 
