@@ -17,6 +17,7 @@
  * | --sockets N          |                     | 0 (skip); e.g. 1000 for the crowd phase |
  * | --crowd-rate         |                     | 200                              |
  * | --out                |                     | <stack folder>/reports/harness-latency.json |
+ * | --no-floor           |                     | the floor (floor.ts) runs whenever SQL writes do |
  * | --quick              |                     | small CI run: idle, 100/s, sync, drop-socket |
  *
  * Local mode (no --url): users are created in auth.users and tokens minted with the local JWT secret.
@@ -46,6 +47,8 @@ export interface HarnessOptions {
   faults: FaultKind[];
   sockets: number;
   crowdRate: number;
+  /** Run the bare relay beside our server and compare (floor.ts). */
+  floor: boolean;
   out: string;
 }
 
@@ -73,6 +76,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       'crowd-rate': { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
+      'no-floor': { type: 'boolean' },
     },
     strict: true,
   });
@@ -101,6 +105,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     faults: faults as FaultKind[],
     sockets: values.sockets ? numbers(values.sockets, '--sockets')[0]! : 0,
     crowdRate: numbers(values['crowd-rate'] ?? '200', '--crowd-rate')[0]!,
+    floor: values['no-floor'] !== true,
     out: values.out ?? join(config.stackDir, 'reports', 'harness-latency.json'),
   };
 }

@@ -69,6 +69,17 @@ interface Wal2JsonRecord {
 
 const actions = { I: 'INSERT', U: 'UPDATE', D: 'DELETE' } as const;
 
+/**
+ * wal2json's `add-tables` value for these tables: `schema.table` joined by commas, with space,
+ * quote, comma, period and asterisk escaped by a backslash (wal2json's rule). No table at all
+ * becomes a name that matches nothing, so nothing is decoded.
+ */
+export function addTablesOption(tables: { schema: string; table: string }[]): string {
+  const escape = (name: string) => name.replace(/[ ',.*\\]/g, (character) => `\\${character}`);
+  if (tables.length === 0) return 'pg_catalog.virgil_no_table';
+  return tables.map(({ schema, table }) => `${escape(schema)}.${escape(table)}`).join(',');
+}
+
 export class ChangeStream {
   private sql: Sql | undefined;
   private stream: Duplex | undefined;
