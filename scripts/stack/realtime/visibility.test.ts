@@ -20,16 +20,18 @@ const table: TableInfo = {
 };
 
 describe('rowCheckStatement', () => {
-  it('probes the primary key with one scalar equality per key column, values only as parameters', () => {
+  it('looks each key up by scalar equality in its own LATERAL subquery, values only as parameters', () => {
     const text = rowCheckStatement(table);
-    expect(text).toContain(`exists (select from "public"."we""ird" t where t."id" = $1::text::"uuid")`);
-    // The xid, role and claims follow the key's values; nothing is inlined.
-    expect(text).toContain('$2::int8');
+    expect(text).toContain(`from unnest($1::text[]) with ordinality as k(k1, n)`);
+    expect(text).toContain(`cross join lateral (select from "public"."we""ird" t where t."id" = k.k1::"uuid" limit 1) v`);
+    // The xids, role and claims follow the key arrays; nothing is inlined.
+    expect(text).toContain('unnest($2::int8[])');
     expect(text).toContain(`current_user = $3::text and pg_catalog.current_setting('request.jwt.claims', true) = $4::text`);
     expect(text).not.toMatch(/ any\(| in \(/);
     const composite = rowCheckStatement({ ...table, primaryKey: ['id', 'n'] });
-    expect(composite).toContain(`t."id" = $1::text::"uuid" and t."n" = $2::text::"int8"`);
-    expect(composite).toContain('$3::int8');
+    expect(composite).toContain(`unnest($1::text[], $2::text[]) with ordinality as k(k1, k2, n)`);
+    expect(composite).toContain(`t."id" = k.k1::"uuid" and t."n" = k.k2::"int8" limit 1`);
+    expect(composite).toContain('unnest($3::int8[])');
   });
 
   it('answers visibility from the snapshot the table is read with, in the same statement', () => {

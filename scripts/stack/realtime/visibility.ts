@@ -7,10 +7,10 @@
  *
  * Round trips. The checks run on a few dedicated connections ("lanes"), each a session that only
  * ever runs the statements below, all prepared once per connection (named statements; parameters,
- * never inlined values). Checking a group of changes for one (role, claims) is: one statement that
- * sets `role` and `request.jwt.claims` for the session (skipped when the lane is already there),
- * then one statement per changed row, all written at once and answered together: one round trip
- * per batch per lane, however many groups and rows it holds.
+ * never inlined values). Checking a group of changes for one (role, claims, table) is: one statement
+ * that sets `role` and `request.jwt.claims` for the session (skipped when the lane is already
+ * there), then one check statement for all the group's rows, all groups written at once and
+ * answered together: one round trip per batch per lane, however many groups and rows it holds.
  *
  * Visibility and the check are one statement. Logical decoding can hand us a commit a moment before
  * the committing backend has left the proc array, so a query started right away may not see the row
@@ -19,12 +19,15 @@
  * snapshot the table is read with): when it is not (rare), that check is simply asked again a
  * moment later. No separate "wait until committed" round trip comes first.
  *
- * The plan. The row check is `exists (select from <table> t where t.<pk> = $1 …)`: one scalar
- * equality per primary-key column, the shape for which the primary key's unique index is the
- * cheapest path the planner can find (one row, estimated as one) whatever the table's size or
- * statistics. The lanes also run with `enable_seqscan` and `enable_bitmapscan` off, so that a table
- * the planner believes tiny (few rows, never analysed) is still read through the index and never
- * scanned. This is safe: those settings only change costs, never results; the key equality
+ * The plan. The row check reads each key with its own LATERAL subquery,
+ * `(select from <table> t where t.<pk> = k.<pk> limit 1)`: the `limit` keeps the planner from
+ * flattening it into a join (where an index on the policy's column, or a scan, could drive), so it is
+ * planned as a lookup of one key by scalar equality, for which the primary key's unique index is the
+ * cheapest path (one row, estimated as one) whatever the table's size or statistics. (A plain
+ * `t.<pk> = any($1)` does not have this property: its generic plan estimates ten keys and prefers an
+ * index on `user_id`, reading every row of the user.) The lanes also run with `enable_seqscan` and
+ * `enable_bitmapscan` off, so that a table the planner believes tiny (few rows, never analysed) is
+ * still read through the index and never scanned. This is safe: those settings only change costs, never results; the key equality
  * (`uuid_eq`, `int8eq`, `texteq`… are leakproof) is allowed to run in the index before the
  * policies without revealing anything, and the policies still filter every row the index returns,
  * exactly as in a scan. `supabase/tests/integration/realtime/check-plan.test.ts` EXPLAINs this exact
@@ -53,6 +56,9 @@ export const LANE_SETTINGS = {
   default_transaction_read_only: true,
   enable_seqscan: 'off',
   enable_bitmapscan: 'off',
+  // A disabled scan (in a policy's own subquery, say) adds 1e10 to a plan's cost, which would make
+  // every such check pay for JIT compilation: seconds, for a statement of microseconds.
+  jit: 'off',
 } as const;
 
 /** Sets the subscriber for the session: `$1` role, `$2` claims (JSON text). */
@@ -70,16 +76,23 @@ const widened = (xid: string) =>
 const subject = (role: number, claims: number) => `(current_user = $${role}::text and pg_catalog.current_setting('request.jwt.claims', true) = $${claims}::text)`;
 
 /**
- * The INSERT/UPDATE check of one row. Parameters: `$1…$n` the primary key's values as text (in key
- * order), `$n+1` the xid, `$n+2` role, `$n+3` claims. One row: `seen` (the transaction is visible
- * in the snapshot the table was read with), `visible`, `subject` (ran as that role with those claims).
+ * The INSERT/UPDATE check of a group's rows. Parameters: `$1…$n` the primary key's values as text
+ * arrays (one per key column, in key order), `$n+1` the xids (int8[]), `$n+2` role, `$n+3` claims.
+ * One row: `seen` (every transaction is visible in the snapshot the table was read with), `found`
+ * (the 1-based positions of the visible rows among the keys), `subject` (ran as that role with
+ * those claims). Each key is looked up by its own LATERAL subquery with `limit 1`, which the
+ * planner can neither flatten nor turn into a join: it is planned once as a lookup of one key by
+ * scalar equality, which the primary key's unique index always wins.
  */
 export function rowCheckStatement(table: TableInfo): string {
   const n = table.primaryKey.length;
-  const key = table.primaryKey.map((name, i) => `t.${identifier(name)} = $${i + 1}::text::${identifier(table.types.get(name) ?? 'text')}`).join(' and ');
+  const columns = table.primaryKey.map((_, i) => `k${i + 1}`);
+  const key = table.primaryKey.map((name, i) => `t.${identifier(name)} = k.${columns[i]}::${identifier(table.types.get(name) ?? 'text')}`).join(' and ');
+  const arrays = table.primaryKey.map((_, i) => `$${i + 1}::text[]`).join(', ');
   return (
-    `select ${widened(`$${n + 1}::int8`)} as seen,` +
-    ` exists (select from ${identifier(table.schema)}.${identifier(table.table)} t where ${key}) as visible,` +
+    `select not exists (select from unnest($${n + 1}::int8[]) as x(xid) where not ${widened('x.xid')}) as seen,` +
+    ` array(select k.n from unnest(${arrays}) with ordinality as k(${columns.join(', ')}, n)` +
+    ` cross join lateral (select from ${identifier(table.schema)}.${identifier(table.table)} t where ${key} limit 1) v) as found,` +
     ` ${subject(n + 2, n + 3)} as subject from ${SNAPSHOT}`
   );
 }
@@ -215,9 +228,8 @@ export class Visibility {
       }
       const again: CheckItem[] = [];
       let wrongSubject = false;
-      answers.forEach((answer, i) => {
+      answers.forEach((answer) => {
         if (!answer.subject) wrongSubject = true;
-        else if (!answer.seen && group.check === 'row') again.push(pending[i]!);
         else if (!answer.seen) again.push(...pending);
         else for (const key of answer.visible) visible.add(key);
       });
@@ -248,17 +260,14 @@ export class Visibility {
     }
     const { table } = group;
     if (group.check === 'row') {
-      const text = rowCheckStatement(table);
-      for (const item of items) {
-        this.statements++;
-        const keys = table.primaryKey.map((name) => item.image[name]);
-        const parameters = [...keys.map((value) => (value === null || value === undefined ? null : String(value))), item.xid, group.role, claims];
-        queries.push(
-          lane.sql
-            .unsafe<{ seen: boolean; visible: boolean; subject: boolean }[]>(text, parameters as never[], { prepare: true })
-            .then(([row]) => [{ seen: row!.seen, subject: row!.subject, visible: row!.visible ? [item.key] : [] }]),
-        );
-      }
+      this.statements++;
+      const keys = table.primaryKey.map((name) => items.map((item) => (item.image[name] === null || item.image[name] === undefined ? null : String(item.image[name]))));
+      const xids = [...new Set(items.map((item) => item.xid))];
+      queries.push(
+        lane.sql
+          .unsafe<{ seen: boolean; found: string[]; subject: boolean }[]>(rowCheckStatement(table), [...keys, xids, group.role, claims] as never[], { prepare: true })
+          .then(([row]) => [{ seen: row!.seen, subject: row!.subject, visible: row!.found.map((position) => items[Number(position) - 1]!.key) }]),
+      );
     } else {
       this.statements++;
       const rows = JSON.stringify(items.map((item) => ({ 'virgil key': item.key, 'virgil row': populateJson(table, item.image) })));

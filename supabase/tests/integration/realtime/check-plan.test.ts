@@ -55,8 +55,10 @@ beforeAll(async () => {
     grant select on ${schema}.notes to authenticated;
     insert into ${schema}.notes (user_id, body) values ('${ben.id}', 'b1'), ('${ben.id}', 'b2');
   `);
-  [adaRow] = await sql<{ id: string; xid: number }[]>`
-    insert into ${sql(schema)}.notes (user_id, body) values (${ada.id}, 'a1') returning id, (xmin::text)::int8 as xid`;
+  adaRow = (
+    await sql<{ id: string; xid: number }[]>`
+      insert into ${sql(schema)}.notes (user_id, body) values (${ada.id}, 'a1') returning id, (xmin::text)::int8 as xid`
+  )[0]!;
 });
 
 afterAll(async () => {
@@ -72,15 +74,16 @@ describe('the check statement', () => {
       const [stats] = await lane<{ reltuples: number }[]>`select reltuples from pg_catalog.pg_class where oid = ${`${schema}.notes`}::regclass`;
       expect(stats!.reltuples, 'the table was never analysed').toBeLessThan(0);
       await lane.unsafe(`select set_config('role', 'authenticated', false), set_config('request.jwt.claims', $1, false)`, [JSON.stringify({ sub: ada.id, role: 'authenticated' })]);
-      await lane.unsafe(`prepare check_plan(text, int8, text, text) as ${rowCheckStatement(table)}`);
+      await lane.unsafe(`prepare check_plan(text[], int8[], text, text) as ${rowCheckStatement(table)}`);
       const plans: string[] = [];
       for (const mode of ['force_custom_plan', 'force_generic_plan']) {
         await lane.unsafe(`set plan_cache_mode = ${mode}`);
-        const rows = await lane.unsafe<{ 'QUERY PLAN': string }[]>(`explain execute check_plan('${adaRow.id}', ${adaRow.xid}, 'authenticated', '{}')`);
+        const rows = await lane.unsafe<{ 'QUERY PLAN': string }[]>(`explain execute check_plan('{${adaRow.id},${crypto.randomUUID()}}', '{${adaRow.xid}}', 'authenticated', '{}')`);
         plans.push(rows.map((row) => row['QUERY PLAN']).join('\n'));
       }
       for (const plan of plans) {
         const reads = plan.split('\n').filter((line) => / on notes t\b/.test(line));
+        // One lookup per key, run once per key: no scan, no other index, no join that could drive.
         expect(reads, plan).toHaveLength(1);
         expect(reads[0], plan).toMatch(/Index (Only )?Scan using notes_pkey on notes t/);
       }
@@ -99,7 +102,10 @@ describe('the check as the subscriber', () => {
       role: 'authenticated',
       claims: { sub: user.id, role: 'authenticated' },
       table,
-      items: [{ key, image: { id: adaRow.id }, xid: adaRow.xid }],
+      items: [
+        { key, image: { id: adaRow.id }, xid: adaRow.xid },
+        { key: 'nobody', image: { id: crypto.randomUUID() }, xid: adaRow.xid },
+      ],
     });
     try {
       expect([...(await visibility.check([group(ada)]))[0]!]).toEqual([key]);
