@@ -295,11 +295,12 @@ export class ChangeStream {
       // Primary keepalive: 'k', walEnd (8), sendTime (8), replyRequested (1). With nothing
       // outstanding, everything up to walEnd has been handled and may be confirmed.
       const walEnd = data.readBigUInt64BE(1);
-      if (this.inFlight.size === 0 && this.open === undefined) {
+      const idle = this.inFlight.size === 0 && this.open === undefined;
+      if (idle) {
         if (walEnd > this.acknowledged) this.acknowledged = walEnd;
         if (walEnd > this.position) this.position = walEnd;
       }
-      if (data[17]) this.sendStatus();
+      if (data[17]) void this.answer(walEnd, idle);
     }
   }
 
@@ -345,6 +346,32 @@ export class ChangeStream {
       default:
         return; // TRUNCATE and messages are never delivered
     }
+  }
+
+  /**
+   * The server asks for our position. It does so now and then, and when it shuts down: it then
+   * waits, before it can stop, until we confirm everything it sent, which we may not do for what is
+   * still being delivered (nor, with `publication`, for what no reading has vouched for). So a
+   * reading comes first. If the database cannot be read any more, it is going away: we hang up
+   * (the slot keeps the last confirmed position, and the stream resumes from it when the server is
+   * back; what was in flight is sent again and skipped by LSN if already delivered). Otherwise,
+   * while we hold nothing, that reading vouches for `walEnd` at once.
+   */
+  private async answer(walEnd: bigint, idle: boolean): Promise<void> {
+    let tables: TableRef[] | undefined;
+    try {
+      if (this.options.publication !== undefined) tables = await this.readPublication();
+      else if (!idle) await this.publicationSql()`select 1`;
+    } catch {
+      if (this.closed || !this.connected) return;
+      this.options.log('[realtime] the database is going away; hanging up the change stream until it is back');
+      await this.reconnect();
+      return;
+    }
+    const key = (list: TableRef[]) => list.map((t) => `${t.schema}.${t.table}`).join(',');
+    const unchanged = tables === undefined || key(tables) === key(this.tables ?? []);
+    if (idle && unchanged && this.replay === undefined && this.inFlight.size === 0 && this.open === undefined && walEnd > this.ceiling) this.ceiling = walEnd;
+    this.sendStatus();
   }
 
   /** What may be confirmed: acknowledged, below anything still in flight, and (publication) vouched for. */
