@@ -41,8 +41,8 @@ describe('rowCheckStatement', () => {
     expect(text.split(';')).toHaveLength(1);
   });
 
-  it('runs on sessions that cannot write and never choose a sequential or bitmap scan', () => {
-    expect(LANE_SETTINGS).toMatchObject({ default_transaction_read_only: true, enable_seqscan: 'off', enable_bitmapscan: 'off' });
+  it('runs on sessions that cannot write, never choose a sequential or bitmap scan, and never JIT-compile', () => {
+    expect(LANE_SETTINGS).toMatchObject({ default_transaction_read_only: true, enable_seqscan: 'off', enable_bitmapscan: 'off', jit: 'off' });
   });
 
   it('helpers double their quote characters', () => {
