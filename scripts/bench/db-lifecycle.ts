@@ -2,6 +2,7 @@
  * `npm run bench:db`: how long the local database's commands take, measured as a user runs them
  * (`npm run …`, so npm, tsx and the Supabase CLI start-up are included).
  *
+ *   setup from nothing: the whole stack, until a function answers   5 runs
  *   db:start from nothing (cluster creation included)   5 runs
  *   db:reset with the cluster running                    50 runs, failures counted
  *   db:reset with the cluster stopped                    5 runs
@@ -15,6 +16,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, projectRoot } from '../stack/config.ts';
 import { destroyDatabase } from '../stack/db/database.ts';
+import { stopGateway } from '../stack/stack.ts';
 import { summarize, table } from './stats.ts';
 
 const env = {
@@ -33,13 +35,29 @@ function timeNpm(script: string): { ms: number; ok: boolean; output: string } {
 
 async function main(): Promise<number> {
   const config = loadConfig(env);
-  const samples = { startFromNothing: [] as number[], resetRunning: [] as number[], resetFromStopped: [] as number[] };
+  const samples = {
+    setupFromNothing: [] as number[],
+    startFromNothing: [] as number[],
+    resetRunning: [] as number[],
+    resetFromStopped: [] as number[],
+  };
   const failures: string[] = [];
   const record = (name: keyof typeof samples, run: ReturnType<typeof timeNpm>) => {
     if (run.ok) samples[name].push(run.ms);
     else failures.push(`${name}: ${run.output.trim().split('\n').slice(-3).join(' | ')}`);
   };
   try {
+    for (let i = 0; i < 5; i += 1) {
+      await stopGateway(config);
+      await destroyDatabase(config);
+      const setup = timeNpm('setup');
+      // Ready means a function answers: `sync` without a token is refused by the function itself.
+      const t0 = performance.now();
+      const answer = setup.ok ? await fetch(`${config.api.url}/functions/v1/sync`, { method: 'POST', body: '{}' }) : undefined;
+      const answered = answer !== undefined && answer.status === 401;
+      record('setupFromNothing', { ...setup, ms: setup.ms + (performance.now() - t0), ok: answered, output: answered ? '' : `${setup.output} (function answered ${answer?.status})` });
+    }
+    await stopGateway(config);
     for (let i = 0; i < 5; i += 1) {
       await destroyDatabase(config);
       record('startFromNothing', timeNpm('db:start'));
@@ -51,6 +69,7 @@ async function main(): Promise<number> {
       record('resetFromStopped', timeNpm('db:reset'));
     }
   } finally {
+    await stopGateway(config);
     await destroyDatabase(config);
   }
 

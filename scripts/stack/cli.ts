@@ -1,6 +1,6 @@
 /**
- * `tsx scripts/stack/cli.ts <command> [--env]`: the local stack's command line, behind
- * `npm run db:*` and `npm run stack:*`.
+ * `tsx scripts/stack/cli.ts <command> [--env] [--check]`: the local stack's command line, behind
+ * `npm run setup`, `npm run db:*`, `npm run stack:*` and `npm run gen:types`.
  *
  * Reads: supabase/config.toml, the VIRGIL_* environment (see config.ts).
  * Writes: the stack folder (.stack/ unless VIRGIL_STACK_DIR says otherwise).
@@ -9,6 +9,7 @@
 import { report, usage } from '../lib/errors.ts';
 import { loadConfig, type StackConfig } from './config.ts';
 import {
+  adviseDatabase,
   databaseState,
   lintDatabase,
   resetDatabase,
@@ -16,7 +17,8 @@ import {
   stopDatabase,
   testDatabase,
 } from './db/database.ts';
-import { stackStatus, stackVariables, startStack, stopStack } from './stack.ts';
+import { checkTypes, writeTypes } from './db/types.ts';
+import { setupStack, stackStatus, stackVariables, startStack, stopStack } from './stack.ts';
 
 const log = (line: string) => console.error(`[stack] ${line}`);
 
@@ -28,14 +30,30 @@ function printVariables(config: StackConfig, asEnv: boolean): void {
   }
 }
 
-const commands: Record<string, { about: string; run: (config: StackConfig, flags: Set<string>) => Promise<number> }> = {
+/** The table `stack:status` prints; `setup` and `stack:start` end with it too. */
+async function printStatus(config: StackConfig, asEnv: boolean): Promise<boolean> {
+  const status = await stackStatus(config);
+  if (!asEnv) console.log(`database: ${status.database}, gateway: ${status.gateway}`);
+  printVariables(config, asEnv);
+  return status.database === 'running' && status.gateway === 'running';
+}
+
+const commands: Record<string, { about: string; flags?: string[]; run: (config: StackConfig, flags: Set<string>) => Promise<number> }> = {
+  setup: {
+    about: 'the whole local stack, as `supabase start` leaves it: database migrated and seeded, gateway with functions and realtime',
+    flags: ['--env'],
+    run: async (config, flags) => {
+      await setupStack(config, log);
+      return (await printStatus(config, flags.has('--env'))) ? 0 : 1;
+    },
+  },
   'stack:start': {
     about: 'start the database and the API gateway (functions, realtime) in the background',
+    flags: ['--env'],
     run: async (config, flags) => {
       const { alreadyRunning } = await startStack(config, log);
       console.log(alreadyRunning ? 'local stack already running' : 'local stack started');
-      printVariables(config, flags.has('--env'));
-      return 0;
+      return (await printStatus(config, flags.has('--env'))) ? 0 : 1;
     },
   },
   'stack:stop': {
@@ -48,12 +66,8 @@ const commands: Record<string, { about: string; run: (config: StackConfig, flags
   },
   'stack:status': {
     about: 'print URLs and keys like `supabase status` (add --env for KEY=value lines)',
-    run: async (config, flags) => {
-      const status = await stackStatus(config);
-      if (!flags.has('--env')) console.log(`database: ${status.database}, gateway: ${status.gateway}`);
-      printVariables(config, flags.has('--env'));
-      return status.database === 'running' && status.gateway === 'running' ? 0 : 1;
-    },
+    flags: ['--env'],
+    run: async (config, flags) => ((await printStatus(config, flags.has('--env'))) ? 0 : 1),
   },
   'db:start': {
     about: 'start the local database, creating it on first use',
@@ -88,6 +102,24 @@ const commands: Record<string, { about: string; run: (config: StackConfig, flags
     about: 'run `supabase db lint`, failing on errors',
     run: async (config) => (await lintDatabase(config), 0),
   },
+  'db:advisors': {
+    about: "run `supabase db advisors --type all`, failing on warnings (Supabase's security and performance lints)",
+    run: async (config) => (await adviseDatabase(config), 0),
+  },
+  'gen:types': {
+    about: 'write supabase/functions/_shared/database.types.ts with `supabase gen types` (--check: fail if it differs)',
+    flags: ['--check'],
+    run: async (config, flags) => {
+      if (flags.has('--check')) {
+        const result = await checkTypes(config);
+        (result.ok ? console.log : console.error)(result.message);
+        return result.ok ? 0 : 1;
+      }
+      const { file, changed } = await writeTypes(config);
+      console.log(`${file} ${changed ? 'written' : 'is up to date'}`);
+      return 0;
+    },
+  },
   'db:test': {
     about: 'run the pgTAP suite with pg_prove',
     run: async (config) => ((await testDatabase(config)).passed ? 0 : 1),
@@ -97,11 +129,11 @@ const commands: Record<string, { about: string; run: (config: StackConfig, flags
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   const command = name ? commands[name] : undefined;
-  const unknownFlag = rest.find((flag) => flag !== '--env');
+  const unknownFlag = rest.find((flag) => !(command?.flags ?? []).includes(flag));
   if (!command || unknownFlag) {
-    const list = Object.entries(commands).map(([key, { about }]) => `  ${key.padEnd(13)} ${about}`);
+    const list = Object.entries(commands).map(([key, { about, flags }]) => `  ${`${key} ${(flags ?? []).join(' ')}`.padEnd(20)} ${about}`);
     const problem = unknownFlag ? `unknown option ${unknownFlag}\n` : '';
-    throw usage(`${problem}usage: tsx scripts/stack/cli.ts <command> [--env]\n${list.join('\n')}`);
+    throw usage(`${problem}usage: tsx scripts/stack/cli.ts <command> [options]\n${list.join('\n')}`);
   }
   return command.run(loadConfig(), new Set(rest));
 }

@@ -39,7 +39,7 @@ export interface StackConfig {
     majorVersion: number;
     /** The URL users and tools connect with: role postgres, as on a hosted project. */
     url: string;
-    /** The same, in the form the Supabase CLI accepts for a local server without TLS. */
+    /** The same, in the form the Supabase CLI's `--remote=<url>` takes for a local server without TLS. */
     cliUrl: string;
     /** The bootstrap superuser, for what only the platform itself may do. */
     superuserUrl: string;
@@ -83,8 +83,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
   const dbPort = port('database port ([db] port or VIRGIL_DB_PORT)', env.VIRGIL_DB_PORT, db.port, 54322);
   const apiPort = port('API port ([api] port or VIRGIL_API_PORT)', env.VIRGIL_API_PORT, api.port, 54321);
   const password = localSecrets.dbPassword;
-  // The CLI takes 127.0.0.1 on its configured port for its own Docker database, so it is given
-  // `localhost`, which reaches the same server but is treated as an ordinary Postgres URL.
   return {
     projectRoot,
     projectId,
@@ -93,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
       port: dbPort,
       majorVersion,
       url: `postgresql://postgres:${password}@127.0.0.1:${dbPort}/postgres`,
-      cliUrl: `postgresql://postgres:${password}@localhost:${dbPort}/postgres?sslmode=disable`,
+      cliUrl: `postgresql://postgres:${password}@127.0.0.1:${dbPort}/postgres?sslmode=disable`,
       superuserUrl: `postgresql://supabase_admin:${password}@127.0.0.1:${dbPort}/postgres`,
     },
     api: { port: apiPort, url: `http://127.0.0.1:${apiPort}` },

@@ -1,6 +1,11 @@
 /**
- * What `npm run stack:*` does: the local database plus the API gateway (functions, realtime) that
- * runs in the background, like `supabase start` / `stop` / `status` without Docker.
+ * What `npm run setup` / `stack:*` do: the local database plus the API gateway (functions, realtime)
+ * that runs in the background, like `supabase start` / `stop` / `status` without Docker.
+ *
+ *   setup        prerequisites → database (created and bootstrapped on first use) → at once:
+ *                migrations and seed (`supabase db reset`, only when the database has none yet) and
+ *                the gateway (every function booted, realtime streaming) → the status table
+ *   stack:start  the same without the migrations step
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -8,7 +13,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { StackError, portInUse } from '../lib/errors.ts';
 import { type StackConfig, localSecrets } from './config.ts';
-import { databaseState, startDatabase, stopDatabase } from './db/database.ts';
+import { databaseState, resetDatabase, startDatabase, stopDatabase } from './db/database.ts';
+import { connectAs } from './db/platform.ts';
 
 type Log = (line: string) => void;
 
@@ -63,6 +69,11 @@ async function waitForHealth(config: StackConfig, exited: () => boolean, timeout
 
 export async function startStack(config: StackConfig, log: Log): Promise<{ alreadyRunning: boolean }> {
   await startDatabase(config, log);
+  return startGateway(config);
+}
+
+/** Starts the gateway in the background and waits until /health answers (every service ready). */
+async function startGateway(config: StackConfig): Promise<{ alreadyRunning: boolean }> {
   if (gatewayPid(config) !== undefined) return { alreadyRunning: true };
   if (!(await portFree(config.api.port))) throw portInUse(config.api.port, 'the API gateway');
   mkdirSync(config.stackDir, { recursive: true });
@@ -78,6 +89,41 @@ export async function startStack(config: StackConfig, log: Log): Promise<{ alrea
   child.unref();
   await waitForHealth(config, () => exited, 30_000);
   return { alreadyRunning: false };
+}
+
+/** Whether `supabase db reset` has ever completed on this database (the CLI records migrations there). */
+async function hasMigrations(config: StackConfig): Promise<boolean> {
+  const sql = connectAs(config, 'postgres');
+  try {
+    const [row] = await sql<{ found: boolean }[]>`select to_regclass('supabase_migrations.schema_migrations') is not null as found`;
+    return row?.found ?? false;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function timed<T>(log: Log, step: string, work: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const result = await work();
+  log(`${step.padEnd(58)} ${Math.round(performance.now() - t0).toString().padStart(6)} ms`);
+  return result;
+}
+
+/**
+ * `npm run setup`: what `supabase start` leaves, without Docker. The database is migrated and
+ * seeded on first use only (afterwards `npm run db:reset` does it on demand, as with the CLI);
+ * the reset and the gateway's start overlap, since the gateway needs only the running server.
+ */
+export async function setupStack(config: StackConfig, log: Log): Promise<{ alreadyRunning: boolean }> {
+  const t0 = performance.now();
+  const before = await timed(log, 'database (PostgreSQL 15, platform bootstrap on first use)', () => startDatabase(config, () => {}));
+  const migrate = (await hasMigrations(config))
+    ? Promise.resolve(log('migrations and seed: already applied (npm run db:reset re-applies them)'))
+    : timed(log, 'migrations and seed (supabase db reset, CLI 3.1.0)', () => resetDatabase(config, { quiet: true }));
+  const gateway = timed(log, 'API gateway: functions booted, realtime streaming', () => startGateway(config));
+  const [, started] = await Promise.all([migrate, gateway]);
+  log(`${'ready'.padEnd(58)} ${Math.round(performance.now() - t0).toString().padStart(6)} ms`);
+  return { alreadyRunning: before.running && started.alreadyRunning };
 }
 
 export async function stopGateway(config: StackConfig): Promise<boolean> {

@@ -6,12 +6,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/process.ts';
 import type { StackConfig } from '../stack/config.ts';
-import { lintDatabase, resetDatabase, testDatabase } from '../stack/db/database.ts';
+import { adviseDatabase, lintDatabase, resetDatabase, testDatabase } from '../stack/db/database.ts';
+import { checkTypes } from '../stack/db/types.ts';
 import { stackVariables, startStack } from '../stack/stack.ts';
 import { denoCheckFunctions } from '../stack/functions/deno-check.ts';
 import { countPgProve } from './pg-prove-output.ts';
 import { checkPoliciesAreTested } from './rls-mutation.ts';
-import { checkTypes } from '../types/generate.ts';
 
 export interface StageResult {
   passed: number;
@@ -54,6 +54,10 @@ export const stages: Stage[] = [
     run: async (config) => (await lintDatabase(config), one(true)),
   },
   {
+    name: 'supabase db advisors --type all --fail-on warn (real CLI)',
+    run: async (config) => (await adviseDatabase(config), one(true)),
+  },
+  {
     name: 'pgTAP suite (pg_prove)',
     run: async (config) => {
       const result = await testDatabase(config, { inherit: false });
@@ -66,7 +70,7 @@ export const stages: Stage[] = [
     run: async (config) => checkPoliciesAreTested(config),
   },
   {
-    name: 'generated database types match the schema',
+    name: 'committed database types equal `supabase gen types`',
     run: async (config) => {
       const result = await checkTypes(config);
       (result.ok ? console.log : console.error)(result.message);

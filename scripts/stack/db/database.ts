@@ -3,14 +3,15 @@
  *
  *   start   ensure prerequisites → create + bootstrap the cluster if absent → start it if stopped
  *   stop    stop the cluster (data is kept)
- *   reset   start if needed, then `supabase db reset --db-url …`: drop what migrations made, apply
+ *   reset   start if needed, then `supabase db reset --remote=…`: drop what migrations made, apply
  *           migrations, run seed.sql
- *   lint    `supabase db lint --db-url …`, failing on errors
+ *   lint    `supabase db lint --remote=…`, failing on errors
+ *   advise  `supabase db advisors --remote=…`, failing on warnings
  *   test    pg_prove over supabase/tests/database, with pgTAP installed for the run only
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StackError, clusterNotRunning } from '../../lib/errors.ts';
+import { clusterNotRunning } from '../../lib/errors.ts';
 import { run } from '../../lib/process.ts';
 import type { StackConfig } from '../config.ts';
 import {
@@ -25,6 +26,7 @@ import {
 } from './cluster.ts';
 import { bootstrapPlatform, connectAs } from './platform.ts';
 import { ensurePrerequisites, findPostgres, type PostgresInstall } from './prerequisites.ts';
+import { supabaseCli } from './supabase-cli.ts';
 
 type Log = (line: string) => void;
 
@@ -89,26 +91,10 @@ async function requireRunning(config: StackConfig): Promise<void> {
   if (!(await databaseState(config)).running) throw clusterNotRunning(clusterPaths(config).data);
 }
 
-/** Runs the pinned Supabase CLI from node_modules in the project folder. */
-function supabaseCli(config: StackConfig, args: string[], inherit: boolean) {
-  const bin = join(config.projectRoot, 'node_modules', '.bin', 'supabase');
-  if (!existsSync(bin)) {
-    throw new StackError('PREREQUISITE_MISSING', 'the Supabase CLI is not installed in node_modules', {
-      hint: 'run `npm ci` first',
-    });
-  }
-  return run(bin, args, {
-    cwd: config.projectRoot,
-    inherit,
-    // No telemetry or update check: the CLI must behave the same offline, in CI and here.
-    env: { ...process.env, DO_NOT_TRACK: '1', SUPABASE_TELEMETRY_DISABLED: '1' },
-  });
-}
-
 /** Starts the database if it is stopped (or not yet created), then resets it with the real CLI. */
 export async function resetDatabase(config: StackConfig, options: { quiet?: boolean; log?: Log } = {}): Promise<void> {
   await startDatabase(config, options.log ?? (() => {}));
-  await supabaseCli(config, ['db', 'reset', '--db-url', config.db.cliUrl, '--yes'], !options.quiet);
+  await supabaseCli(config, ['db', 'reset', '--yes'], { inherit: !options.quiet });
 }
 
 /**
@@ -144,8 +130,17 @@ async function withExtension<T>(
 export async function lintDatabase(config: StackConfig): Promise<void> {
   await requireRunning(config);
   await withExtension(config, 'plpgsql_check', 'supabase_admin', () =>
-    supabaseCli(config, ['db', 'lint', '--db-url', config.db.cliUrl, '--level', 'warning', '--fail-on', 'error'], true),
+    supabaseCli(config, ['db', 'lint', '--level', 'warning', '--fail-on', 'error'], { inherit: true }),
   );
+}
+
+/**
+ * Runs `supabase db advisors` (Supabase's security and performance lints), failing on any warning.
+ * The findings at INFO level that stay, and why, are listed in the README.
+ */
+export async function adviseDatabase(config: StackConfig): Promise<void> {
+  await requireRunning(config);
+  await supabaseCli(config, ['db', 'advisors', '--type', 'all', '--level', 'warn', '--fail-on', 'warn'], { inherit: true });
 }
 
 export function testFiles(config: StackConfig): string[] {

@@ -15,6 +15,12 @@
  *
  * Each function gets the environment the platform gives functions: SUPABASE_URL,
  * SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY, SUPABASE_DB_URL and SUPABASE_JWKS.
+ *
+ * Every function is started and checked before the gateway listens, so /health (which
+ * `stack:start` waits for) answers only once every function answers; a function that cannot start
+ * makes the gateway exit with that function's own error, and `stack:start` prints it. A function
+ * process that dies while a request is in flight is answered 503 {code: FUNCTION_UNAVAILABLE} with
+ * Retry-After (the function runs again on the next request).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { JwtError, verifyJwt } from '../auth/jwt.ts';
@@ -91,11 +97,15 @@ export const functionsService: ServiceFactory = async (config: StackConfig): Pro
   const workers = new Map(
     readFunctionSpecs(config.projectRoot).map((spec) => [spec.name, new DenoWorker(spec, { projectRoot: config.projectRoot, env, log })]),
   );
-  // Start every function now, so the first request does not wait for Deno; failures are logged
-  // and retried on the first request.
-  for (const worker of workers.values()) {
-    worker.url().catch((error: unknown) => log(`[functions] ${(error as Error).message}`));
+  // Start and check every function now: the first request never waits for Deno, and a function
+  // that cannot start stops the gateway with its own error instead of answering 503 later.
+  const boots = await Promise.allSettled([...workers.values()].map((worker) => worker.url()));
+  const failed = boots.flatMap((boot) => (boot.status === 'rejected' ? [boot.reason as Error] : []));
+  if (failed.length > 0) {
+    await Promise.allSettled([...workers.values()].map((worker) => worker.stop()));
+    throw new Error(failed.map((error) => error.message).join('\n'));
   }
+  log(`[functions] started and answering: ${[...workers.keys()].join(', ')}`);
 
   return {
     name: 'functions',
@@ -135,12 +145,22 @@ export const functionsService: ServiceFactory = async (config: StackConfig): Pro
         if (value === undefined || hopByHop.has(key)) continue;
         headers.set(key, Array.isArray(value) ? value.join(', ') : value);
       }
-      const upstream = await fetch(`${base}/${[name, ...rest].join('/')}${url.search}`, {
-        method: request.method ?? 'GET',
-        headers,
-        body: body.length > 0 && request.method !== 'GET' && request.method !== 'HEAD' ? body : undefined,
-      });
-      const payload = Buffer.from(await upstream.arrayBuffer());
+      let upstream: Response;
+      let payload: Buffer;
+      try {
+        upstream = await fetch(`${base}/${[name, ...rest].join('/')}${url.search}`, {
+          method: request.method ?? 'GET',
+          headers,
+          body: body.length > 0 && request.method !== 'GET' && request.method !== 'HEAD' ? body : undefined,
+        });
+        payload = Buffer.from(await upstream.arrayBuffer());
+      } catch (error) {
+        // The function's process went away mid-request (killed, crashed). Whether the request was
+        // applied is unknown; a retry with the same change ids is safe (receipts).
+        log(`[functions] ${name} did not answer: ${(error as Error).message}`);
+        sendJson(response, 503, { code: 'FUNCTION_UNAVAILABLE', message: `function ${name} stopped while answering; retry` }, { 'retry-after': '1' });
+        return;
+      }
       const out: Record<string, string> = { ...corsHeaders };
       upstream.headers.forEach((value, key) => {
         if (!hopByHop.has(key)) out[key] = value;

@@ -11,6 +11,7 @@ export const errorCodes = {
   invalid_json: 400,
   invalid_request: 400,
   invalid_cursor: 400,
+  unstorable_text: 400,
   unauthorized: 401,
   user_token_required: 401,
   memory_not_found: 404,
@@ -67,4 +68,21 @@ export const payloadTooLarge = (limitBytes: number) =>
 export const batchTooLarge = (items: number, limit: number) =>
   new HttpError('batch_too_large', `the batch has ${items} items; at most ${limit} are accepted per request`);
 export const unsupportedMediaType = () => new HttpError('unsupported_media_type', 'send the body as application/json');
+export const unstorableText = (path: (string | number)[], problem: 'nul_character' | 'lone_surrogate') =>
+  new HttpError(
+    'unstorable_text',
+    problem === 'nul_character'
+      ? `${formatPath(path)} contains a NUL character (\\u0000), which cannot be stored`
+      : `${formatPath(path)} contains half of a UTF-16 surrogate pair, which cannot be stored`,
+    { details: { path, problem } },
+  );
+export const serviceUnavailable = (retryAfterSeconds: number, cause: string) =>
+  new HttpError('service_unavailable', `the database was busy (${cause}) and nothing was applied; retry the same request`, {
+    headers: { 'retry-after': String(retryAfterSeconds) },
+  });
 export const memoryNotFound = () => new HttpError('memory_not_found', 'no memory of yours has that id');
+
+/** `['push', 3, 'fields', 'title']` → `push[3].fields.title`. */
+export function formatPath(path: (string | number)[]): string {
+  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part), '') || 'the body';
+}

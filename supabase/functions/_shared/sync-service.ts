@@ -6,6 +6,7 @@
 import type { UserClaims } from './auth.ts';
 import { asUser, type Sql } from './db.ts';
 import { invalidCursor } from './errors.ts';
+import { withRetries } from './retry.ts';
 import { contentImportance } from './scoring.ts';
 import {
   decodeCursor,
@@ -36,7 +37,10 @@ export async function push(sql: Sql, claims: UserClaims, items: SyncItem[], timi
   if (items.length === 0) return [];
   const prepared = items.map(withImportance);
   timing?.mark('score');
-  const rows = await asUser(sql, claims, (tx) => tx`select public.sync_push(${tx.json(prepared as never)}::jsonb) as results`);
+  // One transaction; cancelled by the database (deadlock, serialization, lost connection), it runs
+  // again: a replayed item answers from its receipt, so a retry never writes twice.
+  const rows = await withRetries(() =>
+    asUser(sql, claims, (tx) => tx`select public.sync_push(${tx.json(prepared as never)}::jsonb) as results`));
   timing?.mark('database');
   const results = (rows[0]?.results ?? []) as DbResult[];
   return results.map((result, index) => ({
@@ -57,12 +61,13 @@ interface DbPull {
 export async function pull(sql: Sql, claims: UserClaims, cursorText: string | null | undefined, limit: number | undefined) {
   const cursor = cursorText ? decodeCursor(cursorText) : null;
   if (cursor === undefined) throw invalidCursor();
-  const page = await asUser(
-    sql,
-    claims,
-    (tx) => tx`select public.sync_pull(${cursor === null ? null : tx.json(cursor as never)}::jsonb, ${limit ?? syncLimits.defaultPullChanges}::integer) as page`,
-    { readOnly: true },
-  );
+  const page = await withRetries(() =>
+    asUser(
+      sql,
+      claims,
+      (tx) => tx`select public.sync_pull(${cursor === null ? null : tx.json(cursor as never)}::jsonb, ${limit ?? syncLimits.defaultPullChanges}::integer) as page`,
+      { readOnly: true },
+    ));
   const result = page[0]?.page as DbPull;
   return {
     changes: result.changes.map(({ txid: _txid, ...change }) => change),

@@ -11,10 +11,11 @@
 import { createTokenVerifier } from '../_shared/auth.ts';
 import { connect } from '../_shared/db.ts';
 import { readFunctionEnv } from '../_shared/env.ts';
-import { invalidRequest } from '../_shared/errors.ts';
+import { invalidRequest, unstorableText } from '../_shared/errors.ts';
 import { corsHeaders, errorResponse, json, readJson, requireMethod } from '../_shared/http.ts';
 import { scoreMemoryRequest } from '../_shared/score-memory-protocol.ts';
 import { scoreStoredMemory, scoreText } from '../_shared/score-memory-service.ts';
+import { findUnstorableText } from '../_shared/storable-text.ts';
 
 const env = readFunctionEnv((name) => Deno.env.get(name));
 const verifyUser = createTokenVerifier(env.jwks);
@@ -25,7 +26,10 @@ async function handle(request: Request): Promise<Response> {
   if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: corsHeaders });
   requireMethod(request, ['POST']);
   const claims = await verifyUser(request.headers.get('authorization'));
-  const parsed = scoreMemoryRequest.safeParse(await readJson(request, 256 * 1024));
+  const body = await readJson(request, 256 * 1024);
+  const unstorable = findUnstorableText(body);
+  if (unstorable) throw unstorableText(unstorable.path, unstorable.problem);
+  const parsed = scoreMemoryRequest.safeParse(body);
   if (!parsed.success) throw invalidRequest(parsed.error.issues);
   const input = parsed.data;
   return json('memory_id' in input ? await scoreStoredMemory(sql, claims, input.memory_id) : scoreText(input));

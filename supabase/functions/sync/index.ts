@@ -10,8 +10,9 @@
 import { createTokenVerifier } from '../_shared/auth.ts';
 import { connect } from '../_shared/db.ts';
 import { readFunctionEnv } from '../_shared/env.ts';
-import { batchTooLarge, invalidRequest } from '../_shared/errors.ts';
+import { batchTooLarge, invalidRequest, unstorableText } from '../_shared/errors.ts';
 import { corsHeaders, errorResponse, json, readJson, requireMethod, ServerTiming } from '../_shared/http.ts';
+import { findUnstorableText } from '../_shared/storable-text.ts';
 import { syncLimits, syncRequest } from '../_shared/sync-protocol.ts';
 import { sync } from '../_shared/sync-service.ts';
 
@@ -29,6 +30,9 @@ async function handle(request: Request): Promise<Response> {
   // An oversize batch is a 413, told apart from a malformed one before the item-by-item check.
   const pushed = (body as { push?: unknown } | null)?.push;
   if (Array.isArray(pushed) && pushed.length > syncLimits.maxItems) throw batchTooLarge(pushed.length, syncLimits.maxItems);
+  // Text PostgreSQL cannot hold is the client's mistake: a 400 naming the field, before any write.
+  const unstorable = findUnstorableText(body);
+  if (unstorable) throw unstorableText(unstorable.path, unstorable.problem);
   const parsed = syncRequest.safeParse(body);
   if (!parsed.success) throw invalidRequest(parsed.error.issues);
   timing.mark('validate');
