@@ -20,6 +20,7 @@ import { crowdPhase } from './crowd.ts';
 import { createUsers, type Device, openDevice, type Receipt, watchTables } from './devices.ts';
 import { injectFault } from './faults.ts';
 import { offlinePhases } from './offline.ts';
+import { Floor } from './floor.ts';
 import { type FaultKind, type HarnessOptions, parseOptions } from './options.ts';
 import { type PhaseRow, summarize, table } from './stats.ts';
 import { SqlWriter, SyncClient, type Write } from './writers.ts';
@@ -332,6 +333,15 @@ async function main(): Promise<number> {
   await watchTables(c, `harness-c-plain-${id}`, undefined, leak);
   await watchTables(c, `harness-c-spoof-${id}`, `user_id=eq.${userA!.id}`, leak);
 
+  // The floor (floor.ts): a bare relay on the same rows, compared phase by phase.
+  const floor = run.writer && options.floor ? await Floor.start(options, (record) => seqOf(id, record)) : undefined;
+  const beside = async (phase: () => Promise<PhaseRow>) => {
+    const first = run.nextSeq;
+    await floor?.begin(first);
+    const row = await phase();
+    await floor?.end(row, run.writes, run.nextSeq);
+    return row;
+  };
   const rows: PhaseRow[] = [];
   const note = (row: PhaseRow) => {
     rows.push(row);
@@ -339,9 +349,9 @@ async function main(): Promise<number> {
   };
   const changesPath = options.path !== 'broadcast';
   if (run.writer && changesPath) {
-    note(await idlePhase(run));
+    note(await beside(() => idlePhase(run)));
     for (const rate of options.rates) {
-      const row = await ratePhase(run, rate);
+      const row = await beside(() => ratePhase(run, rate));
       note(row);
       // Escalation stops when delivery lags (p99 over 1 s, or anything lost) or the writer itself
       // cannot produce the rate any more on this machine.
@@ -352,7 +362,7 @@ async function main(): Promise<number> {
         break;
       }
     }
-    for (const changes of options.throughput) note(await throughputPhase(run, changes, 20));
+    for (const changes of options.throughput) note(await beside(() => throughputPhase(run, changes, 20)));
   } else if (!run.writer) {
     log('no database URL: SQL phases skipped');
   }
@@ -382,10 +392,12 @@ async function main(): Promise<number> {
     highestChangesPerSecondWithoutLoss: bestThroughput.length > 0 ? Math.round(Math.max(...bestThroughput)) : null,
     leaksToC: run.leaks.length,
     phases: rows,
+    floor: floor?.rows,
   };
   mkdirSync(dirname(options.out), { recursive: true });
   writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(table(rows));
+  if (floor) console.log(`\nbeside the floor (a bare wal2json relay on the same rows; target: p99 within 1.5 × the floor's + 1 ms):\n${floor.table()}`);
   console.log(`\nmachine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}`);
   console.log(`highest write rate (one change per commit) delivered to B without loss: ${result.highestRateWithoutLoss ?? 'none'}/s`);
   console.log(`highest change rate (${20} per commit) delivered to A and B without loss: ${result.highestChangesPerSecondWithoutLoss ?? 'none'}/s; leaks to C: ${run.leaks.length}`);
@@ -393,6 +405,7 @@ async function main(): Promise<number> {
 
   await Promise.all([a.close(), b.close(), c.close()]);
   await run.writer?.close();
+  await floor?.close();
   await admin?.end();
   const failed = rows.some((row) => row.lost > 0) || run.leaks.length > 0;
   return failed ? 1 : 0;

@@ -21,6 +21,7 @@
  * | --disconnects N      |                     | 10 (quick: 3)                    |
  * | --out                |                     | <stack folder>/reports/harness-latency.json |
  * | --path               |                     | both; or postgres_changes, broadcast (broadcast.ts, crowd.ts) |
+ * | --no-floor           |                     | the floor (floor.ts) runs whenever SQL writes do |
  * | --quick              |                     | small CI run: idle, 100/s, sync, drop-socket |
  *
  * Local mode (no --url): users are created in auth.users and tokens minted with the local JWT secret.
@@ -56,6 +57,8 @@ export interface HarnessOptions {
   offline: { offlineEdits: number; disconnectEdits: number; disconnects: number };
   /** Which delivery path the device phases and the crowd measure. */
   path: HarnessPath;
+  /** Run the bare relay beside our server and compare (floor.ts). */
+  floor: boolean;
   out: string;
 }
 
@@ -93,6 +96,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       out: { type: 'string' },
       quick: { type: 'boolean' },
       path: { type: 'string' },
+      'no-floor': { type: 'boolean' },
     },
     strict: true,
   });
@@ -129,6 +133,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       disconnectEdits: count(values['disconnect-edits'] ?? (quick ? '200' : '1000'), '--disconnect-edits'),
       disconnects: count(values.disconnects ?? (quick ? '3' : '10'), '--disconnects'),
     },
+    floor: values['no-floor'] !== true,
     out: values.out ?? join(config.stackDir, 'reports', 'harness-latency.json'),
   };
 }

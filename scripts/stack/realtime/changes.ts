@@ -11,6 +11,15 @@
  * (format 2) gives one JSON document per change with type oids, the primary key and the commit
  * timestamp, which is what the platform's own poller reads from the same plugin.
  *
+ * Decoding is limited to what can be delivered: with `publication` set, wal2json decodes only that
+ * publication's tables (`add-tables`, read when the stream connects), so the bookkeeping rows of
+ * sync, auth and the like are never turned into JSON nor parsed. The publication is read again every
+ * second; when its tables change, the stream reconnects with the new list, and the transactions the
+ * old list had filtered are decoded again for the added tables only (`supplement`). Positions are
+ * confirmed only up to what such a reading has vouched for (`ceiling`: LSNs received at least one
+ * reading before a reading that found the list unchanged), so a table added to the publication
+ * loses none of its changes, even across a restart at that very moment.
+ *
  * Lifecycle: `start` connects and keeps reconnecting (100 ms doubling to 2 s) when PostgreSQL
  * restarts or the connection drops; `close` ends the walsender so `stack:stop` never leaves it
  * behind. Transactions already delivered before a reconnect are skipped by LSN when the server
@@ -44,16 +53,29 @@ export interface Transaction {
   /** wal2json's commit timestamp, e.g. `2026-11-25 01:05:46.20329+00`. */
   commitTimestamp: string;
   changes: Change[];
+  /**
+   * Decoded again after the publication gained tables: only the changes of the added tables, of a
+   * transaction whose other changes were already handed over under the same LSN.
+   */
+  supplement?: boolean;
+}
+
+export interface TableRef {
+  schema: string;
+  table: string;
 }
 
 export interface ChangeStreamOptions {
   url: string;
   slot: string;
+  /** Decode only this publication's tables (undefined: every table). */
+  publication?: string;
   onTransaction(transaction: Transaction): void;
   log(line: string): void;
 }
 
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
+const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 export const formatLsn = (lsn: bigint) => `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
 
@@ -69,6 +91,17 @@ interface Wal2JsonRecord {
 
 const actions = { I: 'INSERT', U: 'UPDATE', D: 'DELETE' } as const;
 
+/**
+ * wal2json's `add-tables` value for these tables: `schema.table` joined by commas, with space,
+ * quote, comma, period and asterisk escaped by a backslash (wal2json's rule). No table at all
+ * becomes a name that matches nothing, so nothing is decoded.
+ */
+export function addTablesOption(tables: { schema: string; table: string }[]): string {
+  const escape = (name: string) => name.replace(/[ ',.*\\]/g, (character) => `\\${character}`);
+  if (tables.length === 0) return 'pg_catalog.virgil_no_table';
+  return tables.map(({ schema, table }) => `${escape(schema)}.${escape(table)}`).join(',');
+}
+
 export class ChangeStream {
   private sql: Sql | undefined;
   private stream: Duplex | undefined;
@@ -82,12 +115,71 @@ export class ChangeStream {
   private statusTimer: NodeJS.Timeout | undefined;
   private retryMs = 100;
   connected = false;
+  /** The tables decoded (with `publication`), as the current stream was started with. */
+  private tables: TableRef[] | undefined;
+  /** A short-lived-query connection for reading the publication. */
+  private admin: Sql | undefined;
+  /** Highest LSN received (commit, or walEnd while idle). */
+  private position = 0n;
+  /** Highest LSN the publication's readings have vouched for; nothing above it is confirmed. */
+  private ceiling = 0n;
+  /** The position at the previous reading, vouched for by the next one that finds no change. */
+  private candidate = 0n;
+  private verifying = false;
+  /** After the publication gained tables: transactions up to `upTo` bring only those tables. */
+  private replay: { upTo: bigint; known: Set<string> } | undefined;
 
   constructor(private readonly options: ChangeStreamOptions) {}
 
   start(): void {
-    this.statusTimer = setInterval(() => this.sendStatus(), 1000);
+    this.statusTimer = setInterval(() => void this.verify().finally(() => this.sendStatus()), 1000);
     void this.connect();
+  }
+
+  private publicationSql(): Sql {
+    this.admin ??= postgres(this.options.url, { max: 1, idle_timeout: 0, connect_timeout: 5, connection: { application_name: 'virgil_realtime_publication' }, onnotice: () => undefined });
+    return this.admin;
+  }
+
+  /** The publication's tables, sorted. */
+  private async readPublication(): Promise<TableRef[]> {
+    const rows = await this.publicationSql()<TableRef[]>`
+      select schemaname as schema, tablename as table from pg_catalog.pg_publication_tables
+       where pubname = ${this.options.publication!} order by 1, 2`;
+    return rows.map(({ schema, table }) => ({ schema, table }));
+  }
+
+  /**
+   * Reads the publication: unchanged, the position of the previous reading becomes confirmable (one
+   * reading of margin: a commit is streamed a moment before other sessions see it, and so may the
+   * publication change that preceded it); changed, the stream starts again with the new tables.
+   */
+  private async verify(): Promise<void> {
+    if (this.options.publication === undefined || this.verifying || !this.connected || this.tables === undefined) return;
+    this.verifying = true;
+    try {
+      const position = this.position;
+      const tables = await this.readPublication();
+      const key = (list: TableRef[]) => list.map((t) => `${t.schema}.${t.table}`).join(',');
+      if (key(tables) === key(this.tables)) {
+        if (this.replay === undefined) {
+          if (this.candidate > this.ceiling) this.ceiling = this.candidate;
+          this.candidate = position;
+        }
+        return;
+      }
+      this.options.log(`[realtime] the publication changed (${key(tables) || 'no tables'}); streaming again`);
+      const known = new Set(this.tables.map((t) => `${t.schema}.${t.table}`));
+      // Earlier replays still pending: keep only the tables every list had.
+      if (this.replay) for (const name of [...known]) if (!this.replay.known.has(name)) known.delete(name);
+      this.replay = { upTo: this.position > (this.replay?.upTo ?? 0n) ? this.position : this.replay!.upTo, known };
+      this.candidate = this.ceiling;
+      await this.reconnect();
+    } catch {
+      // The database is away; nothing new is vouched for.
+    } finally {
+      this.verifying = false;
+    }
   }
 
   /** Marks a transaction as handed to every subscriber; its LSN may now be confirmed. */
@@ -98,10 +190,14 @@ export class ChangeStream {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
     clearInterval(this.statusTimer);
+    // Two readings vouch for everything received, so a clean stop confirms all it delivered.
+    await this.verify();
+    await this.verify();
+    this.closed = true;
     this.sendStatus();
     await this.disconnect();
+    await this.admin?.end({ timeout: 1 }).catch(() => undefined);
   }
 
   private async disconnect(): Promise<void> {
@@ -117,6 +213,8 @@ export class ChangeStream {
     if (this.closed) return;
     try {
       await this.ensureSlot();
+      if (this.options.publication !== undefined) this.tables = await this.readPublication();
+      const filter = this.tables === undefined ? '' : `, "add-tables" ${literal(addTablesOption(this.tables))}`;
       const sql = postgres(this.options.url, {
         max: 1,
         fetch_types: false,
@@ -129,7 +227,7 @@ export class ChangeStream {
       // For START_REPLICATION postgres.js hands back its CopyBoth stream: a Duplex, typed as Writable.
       const stream = (await sql
         .unsafe(
-          `START_REPLICATION SLOT ${this.options.slot} LOGICAL 0/0 ("format-version" '2', "include-timestamp" '1', "include-type-oids" '1', "include-transaction" '1', "include-xids" '1')`,
+          `START_REPLICATION SLOT ${this.options.slot} LOGICAL 0/0 ("format-version" '2', "include-timestamp" '1', "include-transaction" '1', "include-xids" '1', "actions" 'insert,update,delete'${filter})`,
         )
         .writable()) as unknown as Duplex;
       this.stream = stream;
@@ -197,8 +295,12 @@ export class ChangeStream {
       // Primary keepalive: 'k', walEnd (8), sendTime (8), replyRequested (1). With nothing
       // outstanding, everything up to walEnd has been handled and may be confirmed.
       const walEnd = data.readBigUInt64BE(1);
-      if (this.inFlight.size === 0 && this.open === undefined && walEnd > this.acknowledged) this.acknowledged = walEnd;
-      if (data[17]) this.sendStatus();
+      const idle = this.inFlight.size === 0 && this.open === undefined;
+      if (idle) {
+        if (walEnd > this.acknowledged) this.acknowledged = walEnd;
+        if (walEnd > this.position) this.position = walEnd;
+      }
+      if (data[17]) void this.answer(walEnd, idle);
     }
   }
 
@@ -215,7 +317,17 @@ export class ChangeStream {
         if (process.env.VIRGIL_REALTIME_DEBUG === '1') {
           this.options.log(`[realtime] tx ${formatLsn(lsn)} ${transaction.changes.map((c) => `${c.type} ${c.table}`).join(', ')}`);
         }
-        if (lsn <= this.delivered) return; // replayed after a reconnect; already delivered
+        if (this.replay && lsn <= this.replay.upTo) {
+          // Decoded again for tables the publication gained: only their changes are new.
+          const known = this.replay.known;
+          transaction.changes = transaction.changes.filter((change) => !known.has(`${change.schema}.${change.table}`));
+          if (transaction.changes.length === 0) return;
+          transaction.supplement = true;
+        } else {
+          this.replay = undefined;
+          if (lsn > this.position) this.position = lsn;
+          if (lsn <= this.delivered) return; // replayed after a reconnect; already delivered
+        }
         this.inFlight.add(lsn);
         this.options.onTransaction(transaction);
         return;
@@ -236,15 +348,50 @@ export class ChangeStream {
     }
   }
 
-  /** Standby status update: write = flush = apply = the last acknowledged LSN. */
+  /**
+   * The server asks for our position. It does so now and then, and when it shuts down: it then
+   * waits, before it can stop, until we confirm everything it sent, which we may not do for what is
+   * still being delivered (nor, with `publication`, for what no reading has vouched for). So a
+   * reading comes first. If the database cannot be read any more, it is going away: we hang up
+   * (the slot keeps the last confirmed position, and the stream resumes from it when the server is
+   * back; what was in flight is sent again and skipped by LSN if already delivered). Otherwise,
+   * while we hold nothing, that reading vouches for `walEnd` at once.
+   */
+  private async answer(walEnd: bigint, idle: boolean): Promise<void> {
+    let tables: TableRef[] | undefined;
+    try {
+      if (this.options.publication !== undefined) tables = await this.readPublication();
+      else if (!idle) await this.publicationSql()`select 1`;
+    } catch {
+      if (this.closed || !this.connected) return;
+      this.options.log('[realtime] the database is going away; hanging up the change stream until it is back');
+      await this.reconnect();
+      return;
+    }
+    const key = (list: TableRef[]) => list.map((t) => `${t.schema}.${t.table}`).join(',');
+    const unchanged = tables === undefined || key(tables) === key(this.tables ?? []);
+    if (idle && unchanged && this.replay === undefined && this.inFlight.size === 0 && this.open === undefined && walEnd > this.ceiling) this.ceiling = walEnd;
+    this.sendStatus();
+  }
+
+  /** What may be confirmed: acknowledged, below anything still in flight, and (publication) vouched for. */
+  private confirmable(): bigint {
+    let lsn = this.acknowledged;
+    for (const pending of this.inFlight) if (pending - 1n < lsn) lsn = pending - 1n;
+    if (this.options.publication !== undefined && this.ceiling < lsn) lsn = this.ceiling;
+    return lsn;
+  }
+
+  /** Standby status update: write = flush = apply = the confirmable LSN. */
   private sendStatus(): void {
     const stream = this.stream;
-    if (!stream || !this.connected || this.acknowledged === 0n) return;
+    const lsn = this.confirmable();
+    if (!stream || !this.connected || lsn <= 0n) return;
     const message = Buffer.alloc(34);
     message[0] = 0x72; // 'r'
-    message.writeBigUInt64BE(this.acknowledged, 1);
-    message.writeBigUInt64BE(this.acknowledged, 9);
-    message.writeBigUInt64BE(this.acknowledged, 17);
+    message.writeBigUInt64BE(lsn, 1);
+    message.writeBigUInt64BE(lsn, 9);
+    message.writeBigUInt64BE(lsn, 17);
     message.writeBigUInt64BE(BigInt(Date.now() - PG_EPOCH_MS) * 1000n, 25);
     message[33] = 0;
     stream.write(message);

@@ -120,6 +120,17 @@ function comparable(type: string, value: unknown): number | string | boolean | n
   return String(value);
 }
 
+/**
+ * The string an `eq` on a column of this type compares by, or undefined when the type compares
+ * otherwise (numbers, booleans, times, JSON) or the value is null. Equal strings here mean `eq`
+ * holds, which lets the dispatcher index `eq` bindings by value.
+ */
+export function exactKey(type: string, value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (numericTypes.has(type) || type === 'bool' || timeTypes.has(type) || type === 'json' || type === 'jsonb') return undefined;
+  return String(value);
+}
+
 function likeToRegExp(pattern: string, flags: string): RegExp {
   let source = '';
   for (let i = 0; i < pattern.length; i++) {

@@ -50,13 +50,14 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   const catalog = new Catalog(sql);
   const catalogTimer = setInterval(() => void catalog.refresh().catch(() => undefined), 5000);
   await catalog.refresh().catch((error: Error) => log(`[realtime] catalog not read yet: ${error.message}`));
-  const visibility = new Visibility(sql, log);
+  const visibility = new Visibility(config.db.url, log, intFromEnv('VIRGIL_REALTIME_CHECK_LANES', 4));
   const hub = new Hub();
   let stream: ChangeStream | undefined;
   const dispatcher = new Dispatcher(catalog, visibility, (transaction) => stream?.acknowledge(transaction), log, process.env.VIRGIL_REALTIME_DEBUG === '1');
   stream = new ChangeStream({
     url: config.db.url,
     slot: process.env.VIRGIL_REALTIME_SLOT ?? 'virgil_realtime',
+    publication: 'supabase_realtime',
     onTransaction: (transaction) => dispatcher.enqueue(transaction),
     log,
   });
@@ -132,6 +133,7 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
       wss.close();
       await stream?.close();
       await broadcastStream.close();
+      await visibility.close();
       await sql.end({ timeout: 2 });
     },
   };
