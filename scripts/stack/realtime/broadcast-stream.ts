@@ -16,6 +16,7 @@
  */
 import type { Duplex } from 'node:stream';
 import postgres, { type Sql } from 'postgres';
+import { slotReleased } from './changes.ts';
 
 export interface DatabaseMessage {
   id: string;
@@ -93,6 +94,7 @@ export class BroadcastStream {
     clearInterval(this.statusTimer);
     this.sendStatus();
     await this.disconnect();
+    await slotReleased(this.options.url, this.options.slot);
   }
 
   private async disconnect(): Promise<void> {
@@ -120,6 +122,12 @@ export class BroadcastStream {
       const stream = (await sql
         .unsafe(`START_REPLICATION SLOT ${this.options.slot} LOGICAL 0/0 ("format-version" '2', "include-transaction" '1', "add-tables" 'realtime.*', "actions" 'insert')`)
         .writable()) as unknown as Duplex;
+      if (this.closed) {
+        // close() ran while we were connecting: let go of the slot at once.
+        stream.destroy();
+        await sql.end({ timeout: 1 }).catch(() => undefined);
+        return;
+      }
       this.stream = stream;
       this.open = undefined;
       this.connected = true;

@@ -102,6 +102,27 @@ export function addTablesOption(tables: { schema: string; table: string }[]): st
   return tables.map(({ schema, table }) => `${escape(schema)}.${escape(table)}`).join(',');
 }
 
+/**
+ * Waits (up to 2 s) until the server has let go of a replication slot: the walsender exits a moment
+ * after our socket closes, and whoever comes next (a restarted server, a test dropping the slot)
+ * needs the slot free.
+ */
+export async function slotReleased(url: string, slot: string): Promise<void> {
+  const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => undefined });
+  try {
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline) {
+      const rows = await sql`select 1 from pg_catalog.pg_replication_slots where slot_name = ${slot} and active_pid is not null`;
+      if (rows.length === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  } catch {
+    // The database is going away: nothing holds the slot for long then.
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => undefined);
+  }
+}
+
 export class ChangeStream {
   private sql: Sql | undefined;
   private stream: Duplex | undefined;
@@ -176,7 +197,13 @@ export class ChangeStream {
       this.candidate = this.ceiling;
       await this.reconnect();
     } catch {
-      // The database is away; nothing new is vouched for.
+      // The database cannot be read: nothing new is vouched for. If it is shutting down, its
+      // walsender waits for us to confirm all it sent, which we cannot vouch for now: hang up (as
+      // answer() does), so the shutdown is not held until wal_sender_timeout.
+      if (!this.closed && this.connected) {
+        this.options.log('[realtime] the database cannot be read; hanging up the change stream until it is back');
+        void this.reconnect();
+      }
     } finally {
       this.verifying = false;
     }
@@ -197,8 +224,10 @@ export class ChangeStream {
     this.closed = true;
     this.sendStatus();
     await this.disconnect();
+    await slotReleased(this.options.url, this.options.slot);
     await this.admin?.end({ timeout: 1 }).catch(() => undefined);
   }
+
 
   private async disconnect(): Promise<void> {
     const { sql, stream } = this;
@@ -230,6 +259,12 @@ export class ChangeStream {
           `START_REPLICATION SLOT ${this.options.slot} LOGICAL 0/0 ("format-version" '2', "include-timestamp" '1', "include-transaction" '1', "include-xids" '1', "actions" 'insert,update,delete'${filter})`,
         )
         .writable()) as unknown as Duplex;
+      if (this.closed) {
+        // close() ran while we were connecting: let go of the slot at once.
+        stream.destroy();
+        await sql.end({ timeout: 1 }).catch(() => undefined);
+        return;
+      }
       this.stream = stream;
       this.open = undefined;
       this.connected = true;
