@@ -17,6 +17,7 @@
  * Writes <stack folder>/reports/bench-sync-soak.json. Exit code 1 when the end check fails, a
  * hostile request got anything but a 4xx, or a 5xx came without a fault.
  */
+import { cpus, loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
@@ -274,7 +275,7 @@ async function main(): Promise<number> {
     if (JSON.stringify(benAfter) !== JSON.stringify(benBefore)) mismatches.push("the bystander's rows changed");
 
     const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
-    console.log(`soak: ${deviceCount} devices, ${seconds} s${fault ? `, fault ${fault} every ${faultEvery} s` : ''}, realtime on (machine shared with other agents)`);
+    console.log(`soak: ${deviceCount} devices, ${seconds} s${fault ? `, fault ${fault} every ${faultEvery} s` : ''}, realtime on; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown cpu'}, load average ${loadavg()[0]?.toFixed(2)} (1 min, at the end)`);
     console.log(table(
       ['kind', 'requests', 'p50 ms', 'p95 ms', 'p99 ms'],
       (Object.keys(latencies) as Kind[]).map((kind) => {
