@@ -16,7 +16,7 @@
  */
 import type { Duplex } from 'node:stream';
 import postgres, { type Sql } from 'postgres';
-import { slotReleased } from './changes.ts';
+import { ensureSlot, slotReleased } from './slots.ts';
 
 export interface DatabaseMessage {
   id: string;
@@ -109,7 +109,7 @@ export class BroadcastStream {
   private async connect(): Promise<void> {
     if (this.closed) return;
     try {
-      await this.ensureSlot();
+      await ensureSlot(this.options.url, this.options.slot, this.options.log);
       const sql = postgres(this.options.url, {
         max: 1,
         fetch_types: false,
@@ -152,28 +152,6 @@ export class BroadcastStream {
     await this.connect();
   }
 
-  /** Creates the permanent slot unless it exists; replaces a stale walsender; recreates a lost slot. */
-  private async ensureSlot(): Promise<void> {
-    const sql = postgres(this.options.url, { max: 1, onnotice: () => undefined, connect_timeout: 5 });
-    try {
-      const [slot] = await sql<{ active_pid: number | null; wal_status: string | null }[]>`
-        select active_pid, wal_status from pg_catalog.pg_replication_slots where slot_name = ${this.options.slot}`;
-      if (slot?.active_pid != null) {
-        await sql`select pg_catalog.pg_terminate_backend(${slot.active_pid})`;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      if (slot?.wal_status === 'lost') {
-        await sql`select pg_catalog.pg_drop_replication_slot(${this.options.slot})`;
-        this.options.log(`[realtime] replication slot ${this.options.slot} had lost its WAL; recreating it (devices catch up by replay or sync)`);
-      }
-      if (!slot || slot.wal_status === 'lost') {
-        await sql`select pg_catalog.pg_create_logical_replication_slot(${this.options.slot}, 'wal2json')`;
-        this.options.log(`[realtime] created replication slot ${this.options.slot}`);
-      }
-    } finally {
-      await sql.end({ timeout: 1 });
-    }
-  }
 
   private onData(data: Buffer): void {
     if (data[0] === 0x77) {

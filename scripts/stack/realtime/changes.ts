@@ -27,6 +27,7 @@
  */
 import type { Duplex } from 'node:stream';
 import postgres, { type Sql } from 'postgres';
+import { ensureSlot, slotReleased } from './slots.ts';
 
 export interface ColumnValue {
   name: string;
@@ -100,27 +101,6 @@ export function addTablesOption(tables: { schema: string; table: string }[]): st
   const escape = (name: string) => name.replace(/[ ',.*\\]/g, (character) => `\\${character}`);
   if (tables.length === 0) return 'pg_catalog.virgil_no_table';
   return tables.map(({ schema, table }) => `${escape(schema)}.${escape(table)}`).join(',');
-}
-
-/**
- * Waits (up to 2 s) until the server has let go of a replication slot: the walsender exits a moment
- * after our socket closes, and whoever comes next (a restarted server, a test dropping the slot)
- * needs the slot free.
- */
-export async function slotReleased(url: string, slot: string): Promise<void> {
-  const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => undefined });
-  try {
-    const deadline = Date.now() + 2000;
-    while (Date.now() < deadline) {
-      const rows = await sql`select 1 from pg_catalog.pg_replication_slots where slot_name = ${slot} and active_pid is not null`;
-      if (rows.length === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  } catch {
-    // The database is going away: nothing holds the slot for long then.
-  } finally {
-    await sql.end({ timeout: 1 }).catch(() => undefined);
-  }
 }
 
 export class ChangeStream {
@@ -241,7 +221,7 @@ export class ChangeStream {
   private async connect(): Promise<void> {
     if (this.closed) return;
     try {
-      await this.ensureSlot();
+      await ensureSlot(this.options.url, this.options.slot, this.options.log);
       if (this.options.publication !== undefined) this.tables = await this.readPublication();
       const filter = this.tables === undefined ? '' : `, "add-tables" ${literal(addTablesOption(this.tables))}`;
       const sql = postgres(this.options.url, {
@@ -292,34 +272,6 @@ export class ChangeStream {
     await this.connect();
   }
 
-  /**
-   * Creates the permanent slot unless it exists. A slot whose WAL the server has already removed
-   * (the cluster caps what a slot may hold back with max_slot_wal_keep_size, so a database left
-   * running without the gateway cannot fill the disk) can never stream again: it is made anew, and
-   * what happened in between reaches devices through sync's pull, as after any gap.
-   */
-  private async ensureSlot(): Promise<void> {
-    const sql = postgres(this.options.url, { max: 1, onnotice: () => undefined, connect_timeout: 5 });
-    try {
-      const [slot] = await sql<{ active_pid: number | null; wal_status: string | null }[]>`
-        select active_pid, wal_status from pg_catalog.pg_replication_slots where slot_name = ${this.options.slot}`;
-      if (slot?.active_pid != null) {
-        // A walsender of an earlier gateway that died without closing its socket; ours replaces it.
-        await sql`select pg_catalog.pg_terminate_backend(${slot.active_pid})`;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      if (slot?.wal_status === 'lost') {
-        await sql`select pg_catalog.pg_drop_replication_slot(${this.options.slot})`;
-        this.options.log(`[realtime] replication slot ${this.options.slot} had lost its WAL; recreating it`);
-      }
-      if (!slot || slot.wal_status === 'lost') {
-        await sql`select pg_catalog.pg_create_logical_replication_slot(${this.options.slot}, 'wal2json')`;
-        this.options.log(`[realtime] created replication slot ${this.options.slot}`);
-      }
-    } finally {
-      await sql.end({ timeout: 1 });
-    }
-  }
 
   private onData(data: Buffer): void {
     if (data[0] === 0x77) {
