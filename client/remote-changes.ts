@@ -16,33 +16,20 @@ const isTable = (table: unknown): table is SyncTable => syncTableNames.includes(
 const isObject = (value: unknown): value is JsonRow => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function change(table: SyncTable, operation: string, record: unknown, old: unknown, commitTimestamp?: unknown): RemoteChange | undefined {
-  if (operation === 'INSERT' || operation === 'UPDATE') {
-    if (!isObject(record) || typeof record.id !== 'string') return undefined;
-    return {
-      table,
-      op: 'upsert',
-      id: record.id,
-      local_id: typeof record.local_id === 'string' ? record.local_id : null,
-      version: typeof record.version === 'number' ? record.version : null,
-      row: record,
-      source: 'realtime',
-      ...(typeof commitTimestamp === 'string' ? { commitTimestamp } : {}),
-    };
-  }
-  if (operation === 'DELETE') {
-    if (!isObject(old) || typeof old.id !== 'string') return undefined;
-    return {
-      table,
-      op: 'delete',
-      id: old.id,
-      local_id: typeof old.local_id === 'string' ? old.local_id : null,
-      version: typeof old.version === 'number' ? old.version : null,
-      row: null,
-      source: 'realtime',
-      ...(typeof commitTimestamp === 'string' ? { commitTimestamp } : {}),
-    };
-  }
-  return undefined;
+  const op = operation === 'INSERT' || operation === 'UPDATE' ? 'upsert' : operation === 'DELETE' ? 'delete' : undefined;
+  // An upsert carries the new row; a delete only the old one, which names the row and its version.
+  const row = op === 'upsert' ? record : old;
+  if (op === undefined || !isObject(row) || typeof row.id !== 'string') return undefined;
+  return {
+    table,
+    op,
+    id: row.id,
+    local_id: typeof row.local_id === 'string' ? row.local_id : null,
+    version: typeof row.version === 'number' ? row.version : null,
+    row: op === 'upsert' ? row : null,
+    source: 'realtime',
+    ...(typeof commitTimestamp === 'string' ? { commitTimestamp } : {}),
+  };
 }
 
 /** A `postgres_changes` callback's payload. */

@@ -3,10 +3,8 @@
  * carrying a user's token, plus a SyncClient over it), and waiting for a condition with a deadline.
  * The stack's variables come from `npm test`'s vitest stage (or `npm run stack:status -- --env`).
  */
-import { createClient } from '@supabase/supabase-js';
-import WebSocket from 'ws';
 import type { LocalUser } from '../scripts/stack/auth/users.ts';
-import { env, type TestClient } from '../supabase/tests/integration/realtime/support.ts';
+import { realClient, type TestClient } from '../supabase/tests/integration/realtime/support.ts';
 import type { ClientStorage } from './storage.ts';
 import { SyncClient, type SyncClientOptions } from './sync-client.ts';
 import type { ConnectionState } from './types.ts';
@@ -19,45 +17,13 @@ export interface TestDevice {
   close(): Promise<void>;
 }
 
-/**
- * A real supabase-js client carrying `token` (changeable through `token.value` + `refresh()`),
- * remembering its sockets so a test can drop one, with an optional fetch in front of HTTP.
- */
-async function realClient(token: string, fetchImpl?: typeof fetch): Promise<TestClient> {
-  const holder = { value: token as string | null };
-  const sockets: WebSocket[] = [];
-  class TrackedWebSocket extends WebSocket {
-    constructor(address: string, protocols?: string | string[]) {
-      super(address, protocols);
-      sockets.push(this);
-    }
-  }
-  const supabase = createClient(env.apiUrl(), env.anonKey(), {
-    accessToken: async () => holder.value ?? env.anonKey(),
-    realtime: { transport: TrackedWebSocket as never, reconnectAfterMs: () => 200, logger: () => undefined },
-    ...(fetchImpl ? { global: { fetch: fetchImpl } } : {}),
-  });
-  // Read the token before any join, or the first join goes out as anon (README "Realtime").
-  await supabase.realtime.setAuth();
-  return {
-    supabase,
-    sockets,
-    token: holder,
-    refresh: () => supabase.realtime.setAuth(),
-    close: async () => {
-      await supabase.removeAllChannels();
-      supabase.realtime.disconnect();
-    },
-  };
-}
-
 /** Opens a device of `user` (not started). Backoff is fast unless the test says otherwise. */
 export async function openDevice(
   user: LocalUser,
   options: Partial<SyncClientOptions> & { storage?: ClientStorage; token?: string; fetch?: typeof fetch } = {},
 ): Promise<TestDevice> {
   const { token, fetch: fetchImpl, ...clientOptions } = options;
-  const raw = await realClient(token ?? user.token, fetchImpl);
+  const raw = await realClient(token ?? user.token, fetchImpl ? { fetch: fetchImpl } : {});
   const client = new SyncClient({ supabase: raw.supabase, userId: user.id, backoff: { baseMs: 100, maxMs: 2000, jitter: 0 }, followNetwork: false, ...clientOptions });
   const states: ConnectionState[] = [client.state.get()];
   client.state.subscribe((state) => states.push(state));

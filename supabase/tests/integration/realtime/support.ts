@@ -44,14 +44,18 @@ export interface TestClient {
 }
 
 /**
- * A real supabase-js client whose session token is `token` (or the anon key when null).
+ * A real supabase-js client whose session token is `token` (or the anon key when null), remembering
+ * its sockets so a test can drop one, with an optional fetch in front of HTTP.
  *
  * It waits for realtime-js to have read the token before returning: supabase-js resolves the
  * `accessToken` callback asynchronously, and a channel subscribed before that joins WITHOUT an
  * access_token (so as the apikey's role, anon) and the client never pushes the token afterwards,
  * because by the time the join is acknowledged the cached value no longer changes.
  */
-export async function realClient(token: string | null, options: { vsn?: '1.0.0' | '2.0.0' } = {}): Promise<TestClient> {
+export async function realClient(
+  token: string | null,
+  options: { vsn?: '1.0.0' | '2.0.0'; fetch?: typeof fetch } = {},
+): Promise<TestClient> {
   const holder = { value: token };
   const sockets: WebSocket[] = [];
   class TrackedWebSocket extends WebSocket {
@@ -68,6 +72,7 @@ export async function realClient(token: string | null, options: { vsn?: '1.0.0' 
       ...(options.vsn === '1.0.0' ? { vsn: '1.0.0' } : {}),
       logger: () => undefined,
     },
+    ...(options.fetch ? { global: { fetch: options.fetch } } : {}),
   });
   await supabase.realtime.setAuth();
   return {
