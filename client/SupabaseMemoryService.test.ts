@@ -6,8 +6,8 @@
 import { IDBFactory } from 'fake-indexeddb';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalUser } from '../scripts/stack/auth/users.ts';
-import { adminSql, newUser, removeUsers } from '../supabase/tests/integration/realtime/support.ts';
+import type { LocalUser } from '../test-support/users.ts';
+import { adminSql, newUser, removeUsers } from '../test-support/realtime.ts';
 import { IndexedDbStorage } from './indexeddb-storage.ts';
 import type { Rollback } from './store.ts';
 import { SupabaseMemoryService } from './SupabaseMemoryService.ts';

@@ -3,8 +3,8 @@
  * carrying a user's token, plus a SyncClient over it), and waiting for a condition with a deadline.
  * The stack's variables come from `npm test`'s vitest stage (or `npm run stack:status -- --env`).
  */
-import type { LocalUser } from '../scripts/stack/auth/users.ts';
-import { realClient, type TestClient } from '../supabase/tests/integration/realtime/support.ts';
+import type { LocalUser } from '../test-support/users.ts';
+import { realClient, type TestClient } from '../test-support/realtime.ts';
 import type { ClientStorage } from './storage.ts';
 import { SyncClient, type SyncClientOptions } from './sync-client.ts';
 import type { ConnectionState } from './types.ts';

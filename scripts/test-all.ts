@@ -9,10 +9,10 @@
  * Exit code: 0 when every stage passed, 1 otherwise. The last line counts tests over all stages.
  */
 import { join } from 'node:path';
-import { report } from './lib/errors.ts';
-import { loadConfig, projectRoot } from './stack/config.ts';
-import { destroyDatabase } from './stack/db/database.ts';
-import { stopGateway } from './stack/stack.ts';
+import { report } from '../stack/lib/errors.ts';
+import { loadConfig, projectRoot } from '../stack/config.ts';
+import { destroyDatabase } from '../stack/db/database.ts';
+import { stopGateway } from '../stack/stack.ts';
 import { stages, type StageResult } from './test/stages.ts';
 
 const testEnv = {

@@ -7,9 +7,9 @@
  * the real CLI afterwards, so later stages see the real policies again.
  */
 import { join } from 'node:path';
-import type { StackConfig } from '../stack/config.ts';
-import { resetDatabase, testDatabase } from '../stack/db/database.ts';
-import { connectAs } from '../stack/db/platform.ts';
+import type { StackConfig } from '../../stack/config.ts';
+import { resetDatabase, testDatabase } from '../../stack/db/database.ts';
+import { connectAs } from '../../stack/db/platform.ts';
 
 /** Drops every policy of the tables of `schema`. */
 const dropEveryPolicy = (schema: string) => `

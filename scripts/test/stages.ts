@@ -4,12 +4,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../lib/process.ts';
-import type { StackConfig } from '../stack/config.ts';
-import { adviseDatabase, lintDatabase, resetDatabase, testDatabase } from '../stack/db/database.ts';
-import { checkTypes } from '../stack/db/types.ts';
-import { stackVariables, startStack } from '../stack/stack.ts';
-import { denoCheckFunctions } from '../stack/functions/deno-check.ts';
+import { run } from '../../stack/lib/process.ts';
+import type { StackConfig } from '../../stack/config.ts';
+import { adviseDatabase, lintDatabase, resetDatabase, testDatabase } from '../../stack/db/database.ts';
+import { checkTypes } from '../../stack/db/types.ts';
+import { stackVariables, startStack } from '../../stack/stack.ts';
+import { denoCheckFunctions } from '../../stack/functions/deno-check.ts';
 import { countPgProve } from './pg-prove-output.ts';
 import { checkPoliciesAreTested } from './rls-mutation.ts';
 
@@ -102,6 +102,6 @@ export const stages: Stage[] = [
     // path and a dropped socket with catch-up. Fails on any loss or any leak; latency is printed, never asserted.
     name: 'latency harness (small run)',
     run: async (config) =>
-      one(await succeeds(join(config.projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/harness/latency.ts', '--quick'], config)),
+      one(await succeeds(join(config.projectRoot, 'node_modules', '.bin', 'tsx'), ['bench/harness/latency.ts', '--quick'], config)),
   },
 ];

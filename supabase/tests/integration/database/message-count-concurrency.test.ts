@@ -5,8 +5,8 @@
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asRequest, userClaims } from '../../../../scripts/stack/db/as-user.ts';
-import { createLocalUser, deleteLocalUsers, type LocalUser } from '../../../../scripts/stack/auth/users.ts';
+import { asRequest, userClaims } from '../../../../test-support/as-user.ts';
+import { createLocalUser, deleteLocalUsers, type LocalUser } from '../../../../test-support/users.ts';
 
 const dbUrl = process.env.DB_URL ?? 'postgresql://postgres:postgres@127.0.0.1:54322/postgres';
 const workers = 12;

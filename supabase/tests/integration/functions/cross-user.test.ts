@@ -3,7 +3,7 @@
  * her conversation as the home of his message, or her memory to score.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
 import { connectDb, device, footprint, invoke, item, pullAll, push, userPool } from './support.ts';
 
 const sql = connectDb();

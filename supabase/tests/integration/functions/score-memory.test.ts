@@ -2,8 +2,8 @@
  * `score-memory` over HTTP, and `search_memories` ranking under RLS, against labelled examples.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asRequest, userClaims } from '../../../../scripts/stack/db/as-user.ts';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
+import { asRequest, userClaims } from '../../../../test-support/as-user.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
 import type { MemoryScore } from '../../../functions/_shared/scoring.ts';
 import { connectDb, device, invoke, item, push, userPool } from './support.ts';
 

@@ -6,7 +6,7 @@
 import { createClient, FunctionsHttpError, type SupabaseClient } from '@supabase/supabase-js';
 import postgres from 'postgres';
 import WebSocket from 'ws';
-import { createLocalUser, deleteLocalUsers, type LocalUser } from '../../../../scripts/stack/auth/users.ts';
+import { createLocalUser, deleteLocalUsers, type LocalUser } from '../../../../test-support/users.ts';
 import type { PushResult, SyncItem, SyncResponse } from '../../../functions/_shared/sync-protocol.ts';
 
 export const apiUrl = process.env.API_URL ?? 'http://127.0.0.1:54321';

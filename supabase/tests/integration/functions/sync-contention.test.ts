@@ -8,8 +8,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
-import { asRequest, userClaims } from '../../../../scripts/stack/db/as-user.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
+import { asRequest, userClaims } from '../../../../test-support/as-user.ts';
 import type { SyncItem } from '../../../functions/_shared/sync-protocol.ts';
 import { connectDb, footprint, functionsUrl, item, push, device, userPool } from './support.ts';
 

@@ -5,8 +5,8 @@
 import { createClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintUserToken } from '../../../../scripts/stack/auth/jwt.ts';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
+import { mintUserToken } from '../../../../test-support/identity.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
 import { syncLimits } from '../../../functions/_shared/sync-protocol.ts';
 import { anonKey, apiUrl, connectDb, device, footprint, functionsUrl, invoke, item, userPool } from './support.ts';
 

@@ -11,9 +11,9 @@
  * message_count exact, every edited row's version one up per edit, the other user untouched.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
-import { pushUntilAnswered, type FailedAttempt } from '../../../../scripts/bench/sync-device.ts';
-import { functionPids, killFunctionsHost, restartPostgres, type FaultKind } from '../../../../scripts/bench/sync-faults.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
+import { pushUntilAnswered, type FailedAttempt } from '../../../../test-support/sync-device.ts';
+import { functionPids, killFunctionsHost, restartPostgres, type FaultKind } from '../../../../test-support/sync-faults.ts';
 import type { SyncItem } from '../../../functions/_shared/sync-protocol.ts';
 import { connectDb, dbUrl, device, footprint, functionsUrl, item, push, userPool } from './support.ts';
 

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
 import { syncRequest } from '../../../functions/_shared/sync-protocol.ts';
 import { connectDb, footprint, functionsUrl, item, userPool } from './support.ts';
 

@@ -3,8 +3,8 @@
  * skipped, even when transactions commit in another order than they started.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { userClaims } from '../../../../scripts/stack/db/as-user.ts';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
+import { userClaims } from '../../../../test-support/as-user.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
 import { connectDb, device, invoke, item, pullAll, push, sync, userPool } from './support.ts';
 
 const sql = connectDb(6);

@@ -3,7 +3,7 @@
  * rules (last-write-wins by default, compare-and-set on request), tombstones and memory scoring.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
 import { connectDb, device, editTime, footprint, item, push, userPool } from './support.ts';
 
 const sql = connectDb();

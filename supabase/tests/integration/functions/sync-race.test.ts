@@ -4,7 +4,7 @@
  * Each round sends both pushes at once over HTTP; which arrives first is up to the machine.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
 import { connectDb, device, editTime, item, push, userPool } from './support.ts';
 
 const sql = connectDb();

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
 import { connectDb, footprint, functionsUrl, item, userPool } from './support.ts';
 
 const sql = connectDb();

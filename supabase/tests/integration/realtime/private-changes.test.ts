@@ -6,9 +6,9 @@
  */
 import type { RealtimeChannel } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
-import { adminSql, asUser, Collector, insertConversation, newUser, realClient, removeUsers, subscribed, type TestClient } from './support.ts';
-import { type Received, syncTopic } from './private-support.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
+import { adminSql, asUser, Collector, insertConversation, newUser, realClient, removeUsers, subscribed, type TestClient } from '../../../../test-support/realtime.ts';
+import { type Received, syncTopic } from '../../../../test-support/private-topic.ts';
 
 const sql = adminSql();
 let ada: LocalUser;

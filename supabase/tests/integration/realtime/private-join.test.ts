@@ -5,10 +5,10 @@
  * and closes a joined channel; a token refreshed to another person's re-decides the join and ends it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
-import { mintUserToken } from '../../../../scripts/stack/auth/jwt.ts';
-import { adminSql, newUser, realClient, removeUsers, subscribed, type TestClient } from './support.ts';
-import { syncTopic, joinError, closedWith } from './private-support.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
+import { mintUserToken } from '../../../../test-support/identity.ts';
+import { adminSql, newUser, realClient, removeUsers, subscribed, type TestClient } from '../../../../test-support/realtime.ts';
+import { syncTopic, joinError, closedWith } from '../../../../test-support/private-topic.ts';
 
 const sql = adminSql();
 let ada: LocalUser;

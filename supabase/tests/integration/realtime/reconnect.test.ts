@@ -6,8 +6,8 @@
  */
 import type { RealtimePostgresChangesPayload } from '@supabase/supabase-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
-import { adminSql, asUser, Collector, env, newUser, randomTopic, realClient, removeUsers, type TestClient } from './support.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
+import { adminSql, asUser, Collector, env, newUser, randomTopic, realClient, removeUsers, type TestClient } from '../../../../test-support/realtime.ts';
 
 type Change = RealtimePostgresChangesPayload<Record<string, unknown>>;
 

@@ -10,8 +10,8 @@
  */
 import type { RealtimePostgresChangesPayload } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalUser } from '../../../../scripts/stack/auth/users.ts';
-import { adminSql, asUser, Collector, newUser, randomTopic, realClient, removeUsers, subscribed, type TestClient } from './support.ts';
+import type { LocalUser } from '../../../../test-support/users.ts';
+import { adminSql, asUser, Collector, newUser, randomTopic, realClient, removeUsers, subscribed, type TestClient } from '../../../../test-support/realtime.ts';
 
 type Change = RealtimePostgresChangesPayload<Record<string, unknown>>;
 const tables = ['conversations', 'messages', 'memories'] as const;

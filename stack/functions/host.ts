@@ -1,0 +1,176 @@
+/**
+ * The edge functions host mounted on the local gateway at /functions/v1/, as Kong + the edge runtime
+ * serve them in the Docker stack:
+ *
+ *   /functions/v1/<name>[/<path>]  →  supabase/functions/<name>/index.ts on Deno (deno-worker.ts)
+ *
+ * Before proxying it does what the platform's gateway does:
+ *   - an unknown or disabled function gets 404 {code: NOT_FOUND};
+ *   - with `verify_jwt` on (the default), a request without `Authorization: Bearer <jwt>` gets 401
+ *     {code: UNAUTHORIZED_NO_AUTH_HEADER}, and one whose token is malformed, forged or expired gets
+ *     401 {code: UNAUTHORIZED_INVALID_JWT_FORMAT}; HS* tokens are checked with the project's JWT
+ *     secret, ES256 ones with the CLI's signing key;
+ *   - a body larger than the platform's request limit gets 413 {code: PAYLOAD_TOO_LARGE}.
+ * Everything else (methods, shapes, the function's own limits) is for the function to answer.
+ *
+ * Each function gets the environment the platform gives functions: SUPABASE_URL,
+ * SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY, SUPABASE_DB_URL and SUPABASE_JWKS.
+ *
+ * Every function is started and checked before the gateway listens, so /health (which
+ * `stack:start` waits for) answers only once every function answers; a function that cannot start
+ * makes the gateway exit with that function's own error, and `stack:start` prints it. A function
+ * process that dies while a request is in flight is answered 503 {code: FUNCTION_UNAVAILABLE} with
+ * Retry-After (the function runs again on the next request).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { JwtError, verifyJwt } from '../identity/jwt.ts';
+import { type StackConfig, localSecrets } from '../config.ts';
+import { corsHeaders, sendJson, type GatewayService, type ServiceFactory } from '../gateway/server.ts';
+import { DenoWorker } from './deno-worker.ts';
+import { readFunctionSpecs } from './function-config.ts';
+import { localJwks } from '../identity/jwks.ts';
+
+export const functionsPrefix = '/functions/v1/';
+/** The edge runtime's request body limit. */
+export const maxRequestBytes = 20 * 1024 * 1024;
+
+/** What functions are given, as the CLI gives them (platform-facts §7.4). */
+export function functionEnv(config: StackConfig): Record<string, string> {
+  return {
+    SUPABASE_URL: config.api.url,
+    SUPABASE_ANON_KEY: localSecrets.anonKey,
+    SUPABASE_SERVICE_ROLE_KEY: localSecrets.serviceRoleKey,
+    SUPABASE_DB_URL: config.db.url,
+    SUPABASE_JWKS: JSON.stringify(localJwks()),
+  };
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      request.resume();
+      reject(new BodyTooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        request.removeAllListeners('data');
+        request.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.once('end', () => resolve(Buffer.concat(chunks)));
+    request.once('error', reject);
+  });
+}
+
+async function checkJwt(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+  const header = request.headers.authorization;
+  if (!header) {
+    sendJson(response, 401, { code: 'UNAUTHORIZED_NO_AUTH_HEADER', message: 'Missing authorization header' });
+    return false;
+  }
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  try {
+    await verifyJwt(match?.[1]);
+    return true;
+  } catch (error) {
+    const message = error instanceof JwtError && error.reason === 'expired' ? 'JWT has expired' : 'Invalid JWT';
+    sendJson(response, 401, { code: 'UNAUTHORIZED_INVALID_JWT_FORMAT', message });
+    return false;
+  }
+}
+
+const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade', 'content-encoding']);
+
+export const functionsService: ServiceFactory = async (config: StackConfig): Promise<GatewayService> => {
+  const log = (line: string) => console.log(line);
+  const env = functionEnv(config);
+  const workers = new Map(
+    readFunctionSpecs(config.projectRoot).map((spec) => [spec.name, new DenoWorker(spec, { projectRoot: config.projectRoot, env, log })]),
+  );
+  // Start and check every function now: the first request never waits for Deno, and a function
+  // that cannot start stops the gateway with its own error instead of answering 503 later.
+  const boots = await Promise.allSettled([...workers.values()].map((worker) => worker.url()));
+  const failed = boots.flatMap((boot) => (boot.status === 'rejected' ? [boot.reason as Error] : []));
+  if (failed.length > 0) {
+    await Promise.allSettled([...workers.values()].map((worker) => worker.stop()));
+    throw new Error(failed.map((error) => error.message).join('\n'));
+  }
+  log(`[functions] started and answering: ${[...workers.keys()].join(', ')}`);
+
+  return {
+    name: 'functions',
+    prefix: functionsPrefix,
+    describe: () => ({ 'Functions URL': `${config.api.url}/functions/v1`, Functions: [...workers.keys()].join(', ') }),
+
+    async handleRequest(request, response) {
+      const url = new URL(request.url ?? '/', 'http://gateway');
+      const [name = '', ...rest] = url.pathname.slice(functionsPrefix.length).split('/');
+      const worker = workers.get(name);
+      if (!worker) {
+        request.resume();
+        sendJson(response, 404, { code: 'NOT_FOUND', message: 'Requested function was not found' });
+        return;
+      }
+      if (worker.spec.verifyJwt && !(await checkJwt(request, response))) {
+        request.resume();
+        return;
+      }
+      let body: Buffer;
+      try {
+        body = await readBody(request, maxRequestBytes);
+      } catch (error) {
+        if (!(error instanceof BodyTooLarge)) throw error;
+        sendJson(response, 413, { code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than ${maxRequestBytes} bytes` });
+        return;
+      }
+      let base: string;
+      try {
+        base = await worker.url();
+      } catch (error) {
+        sendJson(response, 503, { code: 'BOOT_ERROR', message: `function ${name} failed to start: ${(error as Error).message}` });
+        return;
+      }
+      const headers = new Headers();
+      for (const [key, value] of Object.entries(request.headers)) {
+        if (value === undefined || hopByHop.has(key)) continue;
+        headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+      }
+      let upstream: Response;
+      let payload: Buffer;
+      try {
+        upstream = await fetch(`${base}/${[name, ...rest].join('/')}${url.search}`, {
+          method: request.method ?? 'GET',
+          headers,
+          body: body.length > 0 && request.method !== 'GET' && request.method !== 'HEAD' ? body : undefined,
+        });
+        payload = Buffer.from(await upstream.arrayBuffer());
+      } catch (error) {
+        // The function's process went away mid-request (killed, crashed). Whether the request was
+        // applied is unknown; a retry with the same change ids is safe (receipts).
+        log(`[functions] ${name} did not answer: ${(error as Error).message}`);
+        sendJson(response, 503, { code: 'FUNCTION_UNAVAILABLE', message: `function ${name} stopped while answering; retry` }, { 'retry-after': '1' });
+        return;
+      }
+      const out: Record<string, string> = { ...corsHeaders };
+      upstream.headers.forEach((value, key) => {
+        if (!hopByHop.has(key)) out[key] = value;
+      });
+      response.writeHead(upstream.status, out);
+      response.end(payload);
+    },
+
+    async close() {
+      await Promise.allSettled([...workers.values()].map((worker) => worker.stop()));
+    },
+  };
+};

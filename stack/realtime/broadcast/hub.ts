@@ -1,0 +1,61 @@
+/**
+ * The channels of every socket, by topic, for what crosses sockets: user broadcasts and presence.
+ * Public and private channels of the same name are different topics (`public:x`, `private:x`).
+ * Delivery is a fan-out by topic: a private channel's rights were decided at join (and on each new
+ * token), so no message costs a database query, however many subscribers there are.
+ */
+import { PresenceRegistry, type PresenceDiff } from './presence.ts';
+import type { UserBroadcast } from '../transport/wire.ts';
+
+export interface HubMember {
+  readonly hubTopic: string;
+  /** False on a private channel whose subscriber may not read broadcasts (presence only). */
+  readonly receivesBroadcast: boolean;
+  readonly receivesPresence: boolean;
+  /** Sends a user broadcast in the member's wire format. */
+  sendBroadcast(message: UserBroadcast): void;
+  sendPresenceDiff(diff: PresenceDiff): void;
+}
+
+export const hubTopic = (name: string, isPrivate: boolean) => `${isPrivate ? 'private' : 'public'}:${name}`;
+
+export class Hub {
+  private readonly topics = new Map<string, Set<HubMember>>();
+  readonly presence = new PresenceRegistry<HubMember>();
+
+  add(member: HubMember): void {
+    let members = this.topics.get(member.hubTopic);
+    if (!members) this.topics.set(member.hubTopic, (members = new Set()));
+    members.add(member);
+  }
+
+  /** Removes a member and its presence; the others get the `leaves` diff. */
+  remove(member: HubMember): void {
+    const members = this.topics.get(member.hubTopic);
+    members?.delete(member);
+    if (members?.size === 0) this.topics.delete(member.hubTopic);
+    const diff = this.presence.untrack(member.hubTopic, member);
+    if (diff) this.sendDiff(member.hubTopic, diff);
+  }
+
+  /** Relays a broadcast to the topic's members; the sender too only when `includeSender`. */
+  broadcast(topic: string, message: UserBroadcast, sender?: HubMember, includeSender = false): number {
+    let sent = 0;
+    for (const member of this.topics.get(topic) ?? []) {
+      if ((member === sender && !includeSender) || !member.receivesBroadcast) continue;
+      member.sendBroadcast(message);
+      sent++;
+    }
+    return sent;
+  }
+
+  sendDiff(topic: string, diff: PresenceDiff): void {
+    for (const member of this.topics.get(topic) ?? []) if (member.receivesPresence) member.sendPresenceDiff(diff);
+  }
+
+  get sockets(): number {
+    let count = 0;
+    for (const members of this.topics.values()) count += members.size;
+    return count;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The local Realtime server as a gateway service (prefix `/realtime/v1/`): the WebSocket at
+ * `/realtime/v1/websocket` (ws in noServer mode, upgraded by the gateway) and the HTTP broadcast
+ * endpoints under `/realtime/v1/api/`.
+ *
+ * It owns: one shared pool (catalog reads and RLS checks, `max` connections however many sockets),
+ * the change stream of the permanent slot `virgil_realtime`, the dispatcher, the hub, and a
+ * ping/pong sweep every 30 s that terminates dead peers.
+ *
+ * Environment: VIRGIL_REALTIME_POOL_MAX (default 8), VIRGIL_REALTIME_ERROR_BACKOFF_MS (default 1000;
+ * the platform waits 5000 before a join error reply), VIRGIL_REALTIME_SLOT (default virgil_realtime),
+ * VIRGIL_REALTIME_DEBUG=1 (log every frame received), VIRGIL_REALTIME_BROADCAST_SLOT (default
+ * virgil_realtime_messages: Broadcast from Database), VIRGIL_REALTIME_PRIVATE_ONLY (settings.ts).
+ *
+ * Broadcast from Database (broadcast-stream.ts) is a second stream of its own slot; its messages
+ * fan out through the hub by topic. The janitor (janitor.ts) keeps realtime.messages' partitions.
+ */
+import postgres from 'postgres';
+import { WebSocketServer } from 'ws';
+import { type StackConfig, localSecrets } from '../config.ts';
+import type { GatewayService, ServiceFactory } from '../gateway/server.ts';
+import { authorizeTopic } from './joins/authorization.ts';
+import { BroadcastStream, type DatabaseMessage } from './broadcast/broadcast-stream.ts';
+import { Catalog } from './changes/catalog.ts';
+import { ChangeStream } from './changes/changes.ts';
+import { Connection } from './transport/connection.ts';
+import { Dispatcher } from './changes/dispatcher.ts';
+import { abortHandshake, checkHandshake, HandshakeError, SOCKET_PATH } from './transport/handshake.ts';
+import { handleBroadcastRequest } from './transport/http.ts';
+import { Hub, hubTopic } from './broadcast/hub.ts';
+import { maintainPartitions } from './broadcast/janitor.ts';
+import { readSettings } from './settings.ts';
+import { Visibility } from './changes/visibility.ts';
+
+const intFromEnv = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer`);
+  return value;
+};
+
+export const realtimeService: ServiceFactory = async (config: StackConfig): Promise<GatewayService> => {
+  const log = (line: string) => console.log(line);
+  const jwtSecret = localSecrets.jwtSecret;
+  const sql = postgres(config.db.url, {
+    max: intFromEnv('VIRGIL_REALTIME_POOL_MAX', 8),
+    idle_timeout: 30,
+    connection: { application_name: 'virgil_realtime_checks' },
+    onnotice: () => undefined,
+  });
+  const catalog = new Catalog(sql);
+  const catalogTimer = setInterval(() => void catalog.refresh().catch(() => undefined), 5000);
+  await catalog.refresh().catch((error: Error) => log(`[realtime] catalog not read yet: ${error.message}`));
+  const visibility = new Visibility(config.db.url, log, intFromEnv('VIRGIL_REALTIME_CHECK_LANES', 4));
+  const hub = new Hub();
+  let stream: ChangeStream | undefined;
+  const dispatcher = new Dispatcher(catalog, visibility, (transaction) => stream?.acknowledge(transaction), log, process.env.VIRGIL_REALTIME_DEBUG === '1');
+  stream = new ChangeStream({
+    url: config.db.url,
+    slot: process.env.VIRGIL_REALTIME_SLOT ?? 'virgil_realtime',
+    publication: 'supabase_realtime',
+    onTransaction: (transaction) => dispatcher.enqueue(transaction),
+    log,
+  });
+  stream.start();
+
+  const janitor = () =>
+    maintainPartitions(sql).then(
+      ({ created, dropped }) => {
+        if (created.length + dropped.length > 0) log(`[realtime] janitor: created ${created.join(', ') || 'none'}; dropped ${dropped.join(', ') || 'none'}`);
+      },
+      (error: Error) => log(`[realtime] janitor failed: ${error.message}`),
+    );
+  await janitor();
+  const janitorTimer = setInterval(() => void janitor(), 3600_000);
+  const deliverFromDatabase = (messages: DatabaseMessage[]) => {
+    for (const message of messages) {
+      const topic = `realtime:${message.topic}`;
+      hub.broadcast(
+        hubTopic(message.topic, message.private),
+        message.binary
+          ? { topic, event: message.event, payload: {}, raw: message.binary, meta: { id: message.id } }
+          : { topic, event: message.event, payload: message.payload, meta: { id: message.id } },
+        undefined,
+      );
+    }
+  };
+  const broadcastStream = new BroadcastStream({
+    url: config.db.url,
+    slot: process.env.VIRGIL_REALTIME_BROADCAST_SLOT ?? 'virgil_realtime_messages',
+    onMessages: deliverFromDatabase,
+    log,
+  });
+  broadcastStream.start();
+  const settings = readSettings(config.projectRoot);
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  const connections = new Set<Connection>();
+  const context = { catalog, dispatcher, hub, jwtSecret, sql, privateOnly: settings.privateOnly, errorBackoffMs: intFromEnv('VIRGIL_REALTIME_ERROR_BACKOFF_MS', 1000), debug: process.env.VIRGIL_REALTIME_DEBUG === '1', log };
+  const sweep = setInterval(() => {
+    for (const connection of connections) {
+      if (!connection.alive) connection.terminate();
+      connection.alive = false;
+    }
+    for (const client of wss.clients) client.ping();
+  }, 30_000);
+
+  return {
+    name: 'realtime',
+    prefix: '/realtime/v1/',
+    handleUpgrade(request, socket, head) {
+      checkHandshake(request, jwtSecret).then(
+        (handshake) =>
+          wss.handleUpgrade(request, socket, head, (ws) => {
+            const connection = new Connection(ws, handshake, context);
+            connections.add(connection);
+            ws.once('close', () => connections.delete(connection));
+          }),
+        (error: unknown) => {
+          if (error instanceof HandshakeError) return abortHandshake(socket, error);
+          log(`[realtime] handshake failed: ${(error as Error).message}`);
+          abortHandshake(socket, new HandshakeError(500, 'internal error'));
+        },
+      );
+    },
+    handleRequest: (request, response) =>
+      handleBroadcastRequest(request, response, hub, jwtSecret, async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write),
+    describe: () => ({ 'Realtime URL': `${config.api.url.replace(/^http/, 'ws')}${SOCKET_PATH.replace(/\/websocket$/, '')}` }),
+    async close() {
+      clearInterval(sweep);
+      clearInterval(catalogTimer);
+      clearInterval(janitorTimer);
+      for (const connection of connections) connection.terminate();
+      wss.close();
+      await stream?.close();
+      await broadcastStream.close();
+      await visibility.close();
+      await sql.end({ timeout: 2 });
+    },
+  };
+};

@@ -1,0 +1,82 @@
+/**
+ * Broadcast Replay (`config.broadcast.replay: { since, limit }`) with the platform's rules: the newest
+ * `limit` (at most 25) private broadcasts of the topic since `since`, oldest first, each with
+ * `meta: { replayed: true, id }`; refused on public channels and with bad params.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalUser } from '../../../test-support/users.ts';
+import { adminSql, asUser, Collector, insertConversation, newUser, realClient, removeUsers, sleep, subscribed, type TestClient } from '../../../test-support/realtime.ts';
+import { joinError, rawJoin, type Received, syncTopic } from '../../../test-support/private-topic.ts';
+
+const sql = adminSql();
+let ada: LocalUser;
+let device: TestClient;
+let since: number;
+
+beforeAll(async () => {
+  ada = await newUser(sql, 'ada');
+  device = await realClient(ada.token);
+  since = Date.now() - 1000;
+  // Five conversations, one transaction each, a few milliseconds apart so their times differ.
+  for (const title of ['one', 'two', 'three', 'four', 'five']) {
+    await insertConversation(sql, ada, title);
+    await sleep(5);
+  }
+});
+afterEach(async () => {
+  await device.supabase.removeAllChannels();
+});
+afterAll(async () => {
+  await device.close();
+  await removeUsers(sql, [ada]);
+  await sql.end();
+});
+
+const titles = (items: Received[]) => items.map((item) => (item.payload.record as { title: string }).title);
+
+describe('broadcast replay', () => {
+  it('replays the newest `limit` messages since `since`, oldest first, marked replayed', async () => {
+    const got = new Collector<Received>();
+    const channel = device.supabase
+      .channel(syncTopic(ada), { config: { private: true, broadcast: { replay: { since, limit: 3 } } } })
+      .on('broadcast', { event: '*' }, got.push);
+    await subscribed(channel);
+    await got.waitFor((item) => (item.payload.record as { title: string }).title === 'five', 3000, 'the last replayed message');
+    await sleep(200);
+    expect(titles(got.items)).toEqual(['three', 'four', 'five']);
+    for (const item of got.items) expect(item.meta).toEqual({ replayed: true, id: item.payload.id });
+  });
+
+  it('caps `limit` at 25', async () => {
+    await asUser(sql, ada, (tx) => tx`insert into public.memories (local_id, content) select 'r-' || n, 'memory ' || n from generate_series(1, 30) n`);
+    const got = new Collector<Received>();
+    const channel = device.supabase
+      .channel(syncTopic(ada), { config: { private: true, broadcast: { replay: { since, limit: 1000 } } } })
+      .on('broadcast', { event: '*' }, got.push);
+    await subscribed(channel);
+    await got.waitFor(() => got.items.length >= 25, 3000, '25 replayed messages');
+    await sleep(300);
+    expect(got.items.length).toBe(25);
+  });
+
+  it('replays nothing from the future, and live messages follow without the replay mark', async () => {
+    const got = new Collector<Received>();
+    const channel = device.supabase
+      .channel(syncTopic(ada), { config: { private: true, broadcast: { replay: { since: Date.now() + 3_600_000, limit: 5 } } } })
+      .on('broadcast', { event: '*' }, got.push);
+    await subscribed(channel);
+    const id = await insertConversation(sql, ada, 'live');
+    const live = await got.waitFor((item) => (item.payload.record as { id: string }).id === id, 3000, 'the live message');
+    expect(got.items).toHaveLength(1);
+    expect(live.meta).toEqual({ id: live.payload.id });
+  });
+
+  it('is refused on a public channel and with bad params', async () => {
+    // supabase-js refuses replay on a public channel itself, so this join is sent over a raw socket.
+    const reply = await rawJoin('public-room', { config: { private: false, broadcast: { replay: { since, limit: 5 } } } });
+    expect(reply).toEqual({ status: 'error', response: { reason: 'UnableToReplayMessages: Replay is not allowed for public channels' } });
+    expect(
+      await joinError(device.supabase.channel(syncTopic(ada), { config: { private: true, broadcast: { replay: { since: 'yesterday' } as never } } })),
+    ).toBe('UnableToReplayMessages: Replay params are not valid');
+  });
+});
