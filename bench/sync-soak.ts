@@ -25,7 +25,7 @@ import postgres from 'postgres';
 import WebSocket from 'ws';
 import { report } from '../stack/lib/errors.ts';
 import { createLocalUser, deleteLocalUsers, type LocalUser } from '../test-support/users.ts';
-import { loadConfig, localSecrets } from '../stack/config.ts';
+import { loadConfig } from '../stack/config.ts';
 import { gatewayPid, startStack, stopStack } from '../stack/stack.ts';
 import type { PushResult, SyncItem } from '../supabase/functions/_shared/sync-protocol.ts';
 import { pushUntilAnswered } from '../test-support/sync-device.ts';
@@ -202,7 +202,7 @@ async function runDevice(d: number, user: LocalUser, until: number, rows: Map<st
 }
 
 function subscribe(user: LocalUser): SupabaseClient {
-  const client = createClient(config.api.url, localSecrets.anonKey, {
+  const client = createClient(config.api.url, config.keys.anonKey, {
     auth: { persistSession: false, autoRefreshToken: false },
     realtime: { transport: WebSocket as never },
     global: { headers: { Authorization: `Bearer ${user.token}` } },

@@ -27,7 +27,7 @@ import postgres from 'postgres';
 import WebSocket from 'ws';
 import { report } from '../stack/lib/errors.ts';
 import { createLocalUser, deleteLocalUsers } from '../test-support/users.ts';
-import { loadConfig, localSecrets, type StackConfig } from '../stack/config.ts';
+import { loadConfig, type StackConfig } from '../stack/config.ts';
 import { resetDatabase } from '../stack/db/database.ts';
 import { gatewayPid, startStack, stopStack } from '../stack/stack.ts';
 import type { SyncItem, SyncResponse } from '../supabase/functions/_shared/sync-protocol.ts';
@@ -108,7 +108,7 @@ async function main(): Promise<number> {
     const deviceOf = async () => {
       const user = await createLocalUser(sql, `bench-${crypto.randomUUID()}@tests.virgil.test`, { expiresIn: 3600 * 4 });
       userIds.push(user.id);
-      return createClient(config.api.url, localSecrets.anonKey, {
+      return createClient(config.api.url, config.keys.anonKey, {
         auth: { persistSession: false, autoRefreshToken: false },
         realtime: { transport: WebSocket as never },
         global: { headers: { Authorization: `Bearer ${user.token}` } },

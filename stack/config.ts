@@ -16,19 +16,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
+import { buildKeySet, cliDefaults, type KeySet, resolveSigningKeysPath } from './identity/keys.ts';
 import { configInvalid } from './lib/errors.ts';
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The CLI's well-known local secrets (platform-facts.md §7). They are public demo values. */
-export const localSecrets = {
-  dbPassword: 'postgres',
-  jwtSecret: 'super-secret-jwt-token-with-at-least-32-characters-long',
-  anonKey:
-    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0',
-  serviceRoleKey:
-    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU',
-} as const;
+/** The CLI's local database password, a public demo value. */
+const dbPassword = 'postgres';
 
 export interface StackConfig {
   projectRoot: string;
@@ -45,6 +39,8 @@ export interface StackConfig {
     superuserUrl: string;
   };
   api: { port: number; url: string };
+  /** The one key set every service signs and verifies with (identity/keys.ts). */
+  keys: KeySet;
 }
 
 type Toml = Record<string, unknown>;
@@ -82,7 +78,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
   }
   const dbPort = port('database port ([db] port or VIRGIL_DB_PORT)', env.VIRGIL_DB_PORT, db.port, 54322);
   const apiPort = port('API port ([api] port or VIRGIL_API_PORT)', env.VIRGIL_API_PORT, api.port, 54321);
-  const password = localSecrets.dbPassword;
+  const password = dbPassword;
+  const auth = section(toml, 'auth');
+  const text = (value: unknown, fallback: string) => (typeof value === 'string' && value !== '' ? value : fallback);
+  const keys = buildKeySet({
+    jwtSecret: text(auth.jwt_secret, cliDefaults.jwtSecret),
+    anonKey: text(auth.anon_key, cliDefaults.anonKey),
+    serviceRoleKey: text(auth.service_role_key, cliDefaults.serviceRoleKey),
+    publishableKey: text(auth.publishable_key, cliDefaults.publishableKey),
+    secretKey: text(auth.secret_key, cliDefaults.secretKey),
+    signingKeysPath: resolveSigningKeysPath(projectRoot, auth.signing_keys_path),
+  });
   return {
     projectRoot,
     projectId,
@@ -95,5 +101,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
       superuserUrl: `postgresql://supabase_admin:${password}@127.0.0.1:${dbPort}/postgres`,
     },
     api: { port: apiPort, url: `http://127.0.0.1:${apiPort}` },
+    keys,
   };
 }

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { StackError, portInUse } from './lib/errors.ts';
-import { type StackConfig, localSecrets } from './config.ts';
+import type { StackConfig } from './config.ts';
 import { databaseState, resetDatabase, startDatabase, stopDatabase } from './db/database.ts';
 import { connectAs } from './db/platform.ts';
 
@@ -151,9 +151,11 @@ export function stackVariables(config: StackConfig): Record<string, string> {
     FUNCTIONS_URL: `${config.api.url}/functions/v1`,
     REALTIME_URL: `${ws}/realtime/v1`,
     DB_URL: config.db.url,
-    JWT_SECRET: localSecrets.jwtSecret,
-    ANON_KEY: localSecrets.anonKey,
-    SERVICE_ROLE_KEY: localSecrets.serviceRoleKey,
+    PUBLISHABLE_KEY: config.keys.publishableKey,
+    SECRET_KEY: config.keys.secretKey,
+    JWT_SECRET: config.keys.jwtSecret,
+    ANON_KEY: config.keys.anonKey,
+    SERVICE_ROLE_KEY: config.keys.serviceRoleKey,
   };
 }
 

@@ -32,7 +32,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { usage } from '../../stack/lib/errors.ts';
-import { localSecrets, loadConfig, type StackConfig } from '../../stack/config.ts';
+import { loadConfig, type StackConfig } from '../../stack/config.ts';
 
 export const faultKinds = ['drop-socket', 'restart-realtime', 'restart-postgres'] as const;
 export type FaultKind = (typeof faultKinds)[number];
@@ -103,7 +103,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const config = loadConfig(env);
   const url = values.url ?? env.SUPABASE_URL;
   const mode = url ? 'remote' : 'local';
-  const anonKey = values['anon-key'] ?? env.SUPABASE_ANON_KEY ?? (mode === 'local' ? localSecrets.anonKey : undefined);
+  const anonKey = values['anon-key'] ?? env.SUPABASE_ANON_KEY ?? (mode === 'local' ? loadConfig().keys.anonKey : undefined);
   if (!anonKey) throw usage('remote mode needs --anon-key (or SUPABASE_ANON_KEY)');
   const quick = values.quick === true;
   const faults = (values.faults ?? (quick ? 'drop-socket' : '')).split(',').filter(Boolean);

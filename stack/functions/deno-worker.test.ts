@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { localJwks } from '../identity/jwks.ts';
+import { serviceJwks } from '../identity/keys.ts';
+import { loadConfig } from '../config.ts';
 import { projectRoot } from '../config.ts';
 import { DenoWorker, FunctionBootError } from './deno-worker.ts';
 import { readFunctionSpecs } from './function-config.ts';
@@ -18,7 +19,7 @@ const platformEnv = {
   SUPABASE_ANON_KEY: 'anon',
   SUPABASE_SERVICE_ROLE_KEY: 'service',
   SUPABASE_DB_URL: 'postgresql://nobody@127.0.0.1:9/none',
-  SUPABASE_JWKS: JSON.stringify(localJwks()),
+  SUPABASE_JWKS: JSON.stringify(serviceJwks(loadConfig().keys)),
 };
 
 const cleanup: (() => Promise<void> | void)[] = [];

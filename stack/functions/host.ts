@@ -23,12 +23,13 @@
  * Retry-After (the function runs again on the next request).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { JwtError, verifyJwt } from '../identity/jwt.ts';
-import { type StackConfig, localSecrets } from '../config.ts';
+import { bearerOf, tokenForKey } from '../identity/identify.ts';
+import { JwtError, verifyJwt, verifyKeysOf } from '../identity/jwt.ts';
+import type { StackConfig } from '../config.ts';
 import { corsHeaders, sendJson, type GatewayService, type ServiceFactory } from '../gateway/server.ts';
 import { DenoWorker } from './deno-worker.ts';
 import { readFunctionSpecs } from './function-config.ts';
-import { localJwks } from '../identity/jwks.ts';
+import { type KeySet, serviceJwks } from '../identity/keys.ts';
 
 export const functionsPrefix = '/functions/v1/';
 /** The edge runtime's request body limit. */
@@ -38,10 +39,12 @@ export const maxRequestBytes = 20 * 1024 * 1024;
 export function functionEnv(config: StackConfig): Record<string, string> {
   return {
     SUPABASE_URL: config.api.url,
-    SUPABASE_ANON_KEY: localSecrets.anonKey,
-    SUPABASE_SERVICE_ROLE_KEY: localSecrets.serviceRoleKey,
+    SUPABASE_ANON_KEY: config.keys.anonKey,
+    SUPABASE_SERVICE_ROLE_KEY: config.keys.serviceRoleKey,
     SUPABASE_DB_URL: config.db.url,
-    SUPABASE_JWKS: JSON.stringify(localJwks()),
+    SUPABASE_JWKS: JSON.stringify(serviceJwks(config.keys)),
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: config.keys.publishableKey }),
+    SUPABASE_SECRET_KEYS: JSON.stringify({ default: config.keys.secretKey }),
   };
 }
 
@@ -72,15 +75,16 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-async function checkJwt(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+async function checkJwt(request: IncomingMessage, response: ServerResponse, keys: KeySet): Promise<boolean> {
   const header = request.headers.authorization;
   if (!header) {
     sendJson(response, 401, { code: 'UNAUTHORIZED_NO_AUTH_HEADER', message: 'Missing authorization header' });
     return false;
   }
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   try {
-    await verifyJwt(match?.[1]);
+    // The stack's own sb_ keys stand for their legacy JWTs, as behind the platform's gateway.
+    const bearer = bearerOf(header);
+    await verifyJwt(bearer === undefined ? undefined : tokenForKey(keys, bearer).token, verifyKeysOf(keys));
     return true;
   } catch (error) {
     const message = error instanceof JwtError && error.reason === 'expired' ? 'JWT has expired' : 'Invalid JWT';
@@ -121,7 +125,7 @@ export const functionsService: ServiceFactory = async (config: StackConfig): Pro
         sendJson(response, 404, { code: 'NOT_FOUND', message: 'Requested function was not found' });
         return;
       }
-      if (worker.spec.verifyJwt && !(await checkJwt(request, response))) {
+      if (worker.spec.verifyJwt && !(await checkJwt(request, response, config.keys))) {
         request.resume();
         return;
       }

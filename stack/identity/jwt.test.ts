@@ -1,6 +1,6 @@
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { localSecrets } from '../config.ts';
+import { cliDefaults as localSecrets } from './keys.ts';
 import { JwtError, jwtKeys, mintUserToken, verifyJwt } from './jwt.ts';
 
 const reasonOf = (promise: Promise<unknown>) =>

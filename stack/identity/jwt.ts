@@ -6,8 +6,7 @@
  * that need a signed-in user without a running GoTrue.
  */
 import { SignJWT, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
-import { localSecrets } from '../config.ts';
-import { localSigningKey } from './jwks.ts';
+import { cliDefaults, type KeySet, publicHalf } from './keys.ts';
 
 export interface Claims extends JWTPayload {
   role: string;
@@ -36,8 +35,14 @@ export interface VerifyKeys {
   publicKeys: readonly JWK[];
 }
 
-/** The keys a local stack verifies with: the given secret and the CLI's built-in ES256 key. */
-export const jwtKeys = (secret: string = localSecrets.jwtSecret): VerifyKeys => ({ secret, publicKeys: [localSigningKey] });
+/** What a key set verifies with: its JWT secret and the public halves of its signing keys. */
+export const verifyKeysOf = (keys: KeySet): VerifyKeys => ({ secret: keys.jwtSecret, publicKeys: keys.publicKeys });
+
+/** The CLI's default keys: its JWT secret and the public half of its built-in ES256 key. */
+export const jwtKeys = (secret: string = cliDefaults.jwtSecret): VerifyKeys => ({
+  secret,
+  publicKeys: [publicHalf(cliDefaults.signingKey)],
+});
 
 /** The key a token's header asks for: the secret for HS*, else the public key with its kid. */
 async function keyFor(token: string, keys: VerifyKeys) {
@@ -111,5 +116,19 @@ export function mintUserToken(userId: string, options: UserTokenOptions = {}): P
     .setIssuer('http://127.0.0.1:54321/auth/v1')
     .setIssuedAt(now)
     .setExpirationTime(now + (options.expiresIn ?? 3600))
-    .sign(secretKey(options.secret ?? localSecrets.jwtSecret));
+    .sign(secretKey(options.secret ?? cliDefaults.jwtSecret));
+}
+
+const importedSigningKeys = new WeakMap<KeySet, ReturnType<typeof importJWK>>();
+
+/**
+ * Signs a payload with the key set's signing key (ES256 or RS256), its `kid` in the header, as
+ * Auth signs session tokens. The payload's claims are the caller's to set.
+ */
+export async function signWithSigningKey(payload: JWTPayload, keys: KeySet): Promise<string> {
+  const { key_ops: _ops, ext: _ext, ...jwk } = keys.signingKey;
+  const alg = jwk.alg as 'ES256' | 'RS256';
+  let key = importedSigningKeys.get(keys);
+  if (!key) importedSigningKeys.set(keys, (key = importJWK(jwk, alg)));
+  return new SignJWT(payload).setProtectedHeader({ alg, kid: jwk.kid!, typ: 'JWT' }).sign(await key);
 }

@@ -4,6 +4,7 @@
  * that turns a tag into the platform's wire text. ERROR_CODES.md lists each code and when it occurs.
  */
 import { JwtError } from '../identity/jwt.ts';
+import { IdentityError } from '../identity/identify.ts';
 
 export type RealtimeErrorCode =
   | 'InvalidJWTToken'
@@ -35,6 +36,7 @@ const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1
 /** Maps a failed token check (stack/identity/jwt.ts) to the platform's code and message. */
 export function tokenError(error: unknown): RealtimeError {
   if (error instanceof RealtimeError) return error;
+  if (error instanceof IdentityError) return realtimeError('InvalidJWTToken', error.message);
   if (!(error instanceof JwtError)) return realtimeError('UnknownError', 'Unexpected error while checking the token');
   switch (error.reason) {
     case 'expired':

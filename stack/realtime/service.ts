@@ -17,7 +17,7 @@
  */
 import postgres from 'postgres';
 import { WebSocketServer } from 'ws';
-import { type StackConfig, localSecrets } from '../config.ts';
+import type { StackConfig } from '../config.ts';
 import type { GatewayService, ServiceFactory } from '../gateway/server.ts';
 import { authorizeTopic } from './joins/authorization.ts';
 import { BroadcastStream, type DatabaseMessage } from './broadcast/broadcast-stream.ts';
@@ -40,7 +40,7 @@ const intFromEnv = (name: string, fallback: number) => {
 
 export const realtimeService: ServiceFactory = async (config: StackConfig): Promise<GatewayService> => {
   const log = (line: string) => console.log(line);
-  const jwtSecret = localSecrets.jwtSecret;
+  const keys = config.keys;
   const sql = postgres(config.db.url, {
     max: intFromEnv('VIRGIL_REALTIME_POOL_MAX', 8),
     idle_timeout: 30,
@@ -95,7 +95,7 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
   const connections = new Set<Connection>();
-  const context = { catalog, dispatcher, hub, jwtSecret, sql, privateOnly: settings.privateOnly, errorBackoffMs: intFromEnv('VIRGIL_REALTIME_ERROR_BACKOFF_MS', 1000), debug: process.env.VIRGIL_REALTIME_DEBUG === '1', log };
+  const context = { catalog, dispatcher, hub, keys, sql, privateOnly: settings.privateOnly, errorBackoffMs: intFromEnv('VIRGIL_REALTIME_ERROR_BACKOFF_MS', 1000), debug: process.env.VIRGIL_REALTIME_DEBUG === '1', log };
   const sweep = setInterval(() => {
     for (const connection of connections) {
       if (!connection.alive) connection.terminate();
@@ -108,7 +108,7 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
     name: 'realtime',
     prefix: '/realtime/v1/',
     handleUpgrade(request, socket, head) {
-      checkHandshake(request, jwtSecret).then(
+      checkHandshake(request, keys).then(
         (handshake) =>
           wss.handleUpgrade(request, socket, head, (ws) => {
             const connection = new Connection(ws, handshake, context);
@@ -123,7 +123,7 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
       );
     },
     handleRequest: (request, response) =>
-      handleBroadcastRequest(request, response, hub, jwtSecret, async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write),
+      handleBroadcastRequest(request, response, hub, keys, async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write),
     describe: () => ({ 'Realtime URL': `${config.api.url.replace(/^http/, 'ws')}${SOCKET_PATH.replace(/\/websocket$/, '')}` }),
     async close() {
       clearInterval(sweep);

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { mintUserToken } from '../../identity/jwt.ts';
-import { localSecrets } from '../../config.ts';
+import { loadConfig } from '../../config.ts';
+
+const keys = loadConfig().keys;
+const localSecrets = keys;
+
 import type { Catalog, TableInfo } from '../changes/catalog.ts';
 import { RealtimeError, reasonFor } from '../errors.ts';
 import { authenticate, privateOnly, bindingId, channelLimit, MAX_CHANNELS_PER_SOCKET, parsePayload, planBindings, topicName } from './join.ts';
@@ -52,16 +56,20 @@ describe('join pipeline steps', () => {
 
   it('authenticate prefers user_token, then access_token, then the socket key, and maps token failures', async () => {
     const user = await mintUserToken(crypto.randomUUID());
-    expect((await authenticate({ access_token: user }, localSecrets.anonKey, localSecrets.jwtSecret)).claims.role).toBe('authenticated');
-    expect((await authenticate({}, localSecrets.anonKey, localSecrets.jwtSecret)).claims.role).toBe('anon');
-    expect((await authenticate({}, 'sb_publishable_x', localSecrets.jwtSecret)).claims.role).toBe('anon');
+    expect((await authenticate({ access_token: user }, localSecrets.anonKey, keys)).claims.role).toBe('authenticated');
+    expect((await authenticate({}, localSecrets.anonKey, keys)).claims.role).toBe('anon');
+    expect((await authenticate({}, keys.publishableKey, keys)).claims.role).toBe('anon');
+    expect((await authenticate({}, keys.secretKey, keys)).claims.role).toBe('service_role');
+    // Only the stack's own opaque keys stand for a role; a made-up one is refused like a bad token.
+    expect(await reason(() => authenticate({}, 'sb_secret_totally-made-up', keys))).toBe('InvalidJWTToken: Invalid API key');
+    expect(await reason(() => authenticate({ access_token: 'sb_publishable_x' }, localSecrets.anonKey, keys))).toBe('InvalidJWTToken: Invalid API key');
     const expired = await mintUserToken(crypto.randomUUID(), { expiresIn: -12 });
-    expect(await reason(() => authenticate({ access_token: expired }, '', localSecrets.jwtSecret))).toMatch(
+    expect(await reason(() => authenticate({ access_token: expired }, '', keys))).toMatch(
       /^InvalidJWTToken: Token has expired 1[2-4] seconds ago$/,
     );
     const forged = await mintUserToken(crypto.randomUUID(), { secret: 'another-secret-that-is-long-enough-to-sign' });
-    expect(await reason(() => authenticate({ access_token: forged }, '', localSecrets.jwtSecret))).toBe('JwtSignatureError: Failed to validate JWT signature');
-    expect(await reason(() => authenticate({ access_token: 'nope' }, '', localSecrets.jwtSecret))).toBe('MalformedJWT: The token provided is not a valid JWT');
+    expect(await reason(() => authenticate({ access_token: forged }, '', keys))).toBe('JwtSignatureError: Failed to validate JWT signature');
+    expect(await reason(() => authenticate({ access_token: 'nope' }, '', keys))).toBe('MalformedJWT: The token provided is not a valid JWT');
   });
 
   it('privateOnly refuses public channels only when the project allows private channels only', async () => {

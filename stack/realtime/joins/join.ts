@@ -14,6 +14,7 @@
  *   6. planBindings      postgres_changes bindings → ids, filters, select (never fails the join: a bad binding
  *                                                                        becomes a `system` error message)
  */
+import type { KeySet } from '../../identity/keys.ts';
 import type { Sql } from 'postgres';
 import { z } from 'zod';
 import type { Claims } from '../../identity/jwt.ts';
@@ -79,7 +80,7 @@ export interface JoinContext {
   apikey: string;
   openChannels: number;
   catalog: Catalog;
-  jwtSecret: string;
+  keys: KeySet;
   /** The shared pool: private channel authorization and replay. */
   sql: Sql;
   /** `[realtime] private_only`-like setting: public channels are refused. */
@@ -102,9 +103,9 @@ export function channelLimit(openChannels: number): void {
   if (openChannels >= MAX_CHANNELS_PER_SOCKET) throw realtimeError('ChannelRateLimitReached', 'Too many channels');
 }
 
-export async function authenticate(payload: JoinPayload, apikey: string, jwtSecret: string): Promise<{ token: string; claims: Claims }> {
+export async function authenticate(payload: JoinPayload, apikey: string, keys: KeySet): Promise<{ token: string; claims: Claims }> {
   const token = payload.user_token ?? payload.access_token ?? apikey;
-  return { token, claims: await claimsFor(token, jwtSecret) };
+  return { token, claims: await claimsFor(token, keys) };
 }
 
 export function privateOnly(isPrivate: boolean, onlyPrivate: boolean): void {
@@ -205,7 +206,7 @@ export async function runJoin(context: JoinContext): Promise<JoinPlan> {
   const payload = parsePayload(context.payload);
   const name = topicName(context.topic);
   channelLimit(context.openChannels);
-  const { token, claims } = await authenticate(payload, context.apikey, context.jwtSecret);
+  const { token, claims } = await authenticate(payload, context.apikey, context.keys);
   const config = payload.config ?? {};
   const isPrivate = config.private === true;
   privateOnly(isPrivate, context.privateOnly);

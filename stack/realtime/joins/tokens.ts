@@ -1,22 +1,23 @@
 /**
- * Which claims a token stands for. JWTs are verified with stack/identity/jwt.ts (HS* with the
- * project secret, ES256 with the CLI's signing key; `role` and `exp` required); the opaque `sb_…`
- * API keys, which are not JWTs, stand for the role the gateway would put in their place
- * (platform-facts.md §7.2).
+ * Which claims a token stands for, decided by the stack's one identity rule (identity/identify.ts):
+ * a JWT verified by signature with the stack's key set (`role` and `exp` required), or one of the
+ * stack's own `sb_…` keys, which stands for the legacy JWT the gateway puts in its place. Any other
+ * `sb_…` value is refused.
  */
-import { type Claims, jwtKeys, verifyJwt } from '../../identity/jwt.ts';
+import { type Claims, verifyJwt, verifyKeysOf } from '../../identity/jwt.ts';
+import { tokenForKey } from '../../identity/identify.ts';
+import type { KeySet } from '../../identity/keys.ts';
 import { tokenError } from '../errors.ts';
 
-export async function claimsFor(token: string | undefined | null, secret: string): Promise<Claims> {
-  if (token?.startsWith('sb_publishable_')) return { role: 'anon' };
-  if (token?.startsWith('sb_secret_')) return { role: 'service_role' };
+export async function claimsFor(token: string | undefined | null, keys: KeySet): Promise<Claims> {
   try {
-    return await verifyJwt(token, jwtKeys(secret));
+    const jwt = token ? tokenForKey(keys, token).token : token;
+    return await verifyJwt(jwt, verifyKeysOf(keys));
   } catch (error) {
     throw tokenError(error);
   }
 }
 
-/** Milliseconds until the claims expire; undefined when they never do (an `sb_` key). */
+/** Milliseconds until the claims expire; undefined when they never do. */
 export const msUntilExpiry = (claims: Claims): number | undefined =>
   typeof claims.exp === 'number' ? claims.exp * 1000 - Date.now() : undefined;

@@ -3,6 +3,7 @@
  * (realtime-protocol.md §3–§9). Join errors are replied after `errorBackoffMs`, as the platform
  * waits before an error reply so that a retrying client does not spin.
  */
+import type { KeySet } from '../../identity/keys.ts';
 import type { Sql } from 'postgres';
 import type { WebSocket } from 'ws';
 import { type Policies } from '../joins/authorization.ts';
@@ -20,7 +21,7 @@ export interface ConnectionContext {
   catalog: Catalog;
   dispatcher: Dispatcher;
   hub: Hub;
-  jwtSecret: string;
+  keys: KeySet;
   /** The shared pool, for private channel authorization and replay. */
   sql: Sql;
   /** Refuse public channels (the platform's "Allow public access" switched off). */
@@ -132,7 +133,7 @@ export class Connection implements ChannelSocket {
         apikey: this.handshake.apikey,
         openChannels: this.channels.size,
         catalog: this.context.catalog,
-        jwtSecret: this.context.jwtSecret,
+        keys: this.context.keys,
         sql: this.context.sql,
         privateOnly: this.context.privateOnly,
       });
@@ -169,7 +170,7 @@ export class Connection implements ChannelSocket {
     if (typeof token !== 'string' || token === channel.token || token.startsWith('sb_')) return;
     let claims;
     try {
-      claims = await claimsFor(token, this.context.jwtSecret);
+      claims = await claimsFor(token, this.context.keys);
     } catch (error) {
       if (!(error instanceof RealtimeError)) throw error;
       return this.shutdown(channel, error.message);

@@ -10,6 +10,7 @@
  *
  * Only then does ws complete the upgrade. Codes are listed in ERROR_CODES.md.
  */
+import type { KeySet } from '../../identity/keys.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Claims } from '../../identity/jwt.ts';
@@ -51,7 +52,7 @@ function header(request: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-export async function checkHandshake(request: IncomingMessage, jwtSecret: string): Promise<Handshake> {
+export async function checkHandshake(request: IncomingMessage, keys: KeySet): Promise<Handshake> {
   if (request.method !== 'GET') throw new HandshakeError(405, 'the realtime socket is opened with GET');
   const url = new URL(request.url ?? '/', 'http://localhost');
   if (url.pathname !== SOCKET_PATH) throw new HandshakeError(404, `no realtime socket at ${url.pathname}`);
@@ -60,7 +61,7 @@ export async function checkHandshake(request: IncomingMessage, jwtSecret: string
   const apikey = header(request, 'x-api-key') ?? header(request, 'apikey') ?? url.searchParams.get('apikey');
   if (!apikey) throw new HandshakeError(401, 'No apikey provided');
   try {
-    return { serializer, apikey, claims: await claimsFor(apikey, jwtSecret) };
+    return { serializer, apikey, claims: await claimsFor(apikey, keys) };
   } catch (error) {
     if (error instanceof RealtimeError) throw new HandshakeError(handshakeStatus(error), reasonFor(error));
     throw error;

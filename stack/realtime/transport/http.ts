@@ -9,6 +9,7 @@
  * broadcasts there by the realtime.messages policies (or is service_role); others are skipped.
  * Extra query parameters (the socket's apikey, vsn, …) are ignored.
  */
+import type { KeySet } from '../../identity/keys.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from '../../gateway/server.ts';
 import { RealtimeError } from '../errors.ts';
@@ -43,7 +44,7 @@ export async function handleBroadcastRequest(
   request: IncomingMessage,
   response: ServerResponse,
   hub: Hub,
-  jwtSecret: string,
+  keys: KeySet,
   maySend: MaySend = async () => false,
 ): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost');
@@ -53,7 +54,7 @@ export async function handleBroadcastRequest(
   }
   let claims: Claims;
   try {
-    claims = await claimsFor(tokenOf(request), jwtSecret);
+    claims = await claimsFor(tokenOf(request), keys);
   } catch (error) {
     if (error instanceof RealtimeError) return sendJson(response, 401, { message: 'Unauthorized' });
     throw error;
