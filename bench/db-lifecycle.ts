@@ -16,7 +16,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, projectRoot } from '../stack/config.ts';
 import { destroyDatabase } from '../stack/db/database.ts';
-import { stopGateway } from '../stack/stack.ts';
+import { stopServices } from '../stack/stack.ts';
 import { summarize, table } from './stats.ts';
 
 const env = {
@@ -48,7 +48,7 @@ async function main(): Promise<number> {
   };
   try {
     for (let i = 0; i < 5; i += 1) {
-      await stopGateway(config);
+      await stopServices(config);
       await destroyDatabase(config);
       const setup = timeNpm('setup');
       // Ready means a function answers: `sync` without a token is refused by the function itself.
@@ -57,7 +57,7 @@ async function main(): Promise<number> {
       const answered = answer !== undefined && answer.status === 401;
       record('setupFromNothing', { ...setup, ms: setup.ms + (performance.now() - t0), ok: answered, output: answered ? '' : `${setup.output} (function answered ${answer?.status})` });
     }
-    await stopGateway(config);
+    await stopServices(config);
     for (let i = 0; i < 5; i += 1) {
       await destroyDatabase(config);
       record('startFromNothing', timeNpm('db:start'));
@@ -69,7 +69,7 @@ async function main(): Promise<number> {
       record('resetFromStopped', timeNpm('db:reset'));
     }
   } finally {
-    await stopGateway(config);
+    await stopServices(config);
     await destroyDatabase(config);
   }
 

@@ -26,7 +26,7 @@ import WebSocket from 'ws';
 import { report } from '../stack/lib/errors.ts';
 import { createLocalUser, deleteLocalUsers, type LocalUser } from '../test-support/users.ts';
 import { loadConfig } from '../stack/config.ts';
-import { gatewayPid, startStack, stopStack } from '../stack/stack.ts';
+import { startStack, stopStack, supervisorState } from '../stack/stack.ts';
 import type { PushResult, SyncItem } from '../supabase/functions/_shared/sync-protocol.ts';
 import { pushUntilAnswered } from '../test-support/sync-device.ts';
 import { faultKinds, killFunctionsHost, restartPostgres, type FaultKind } from '../test-support/sync-faults.ts';
@@ -216,7 +216,7 @@ function subscribe(user: LocalUser): SupabaseClient {
 }
 
 async function main(): Promise<number> {
-  const startedStack = gatewayPid(config) === undefined;
+  const startedStack = supervisorState(config) === undefined;
   if (startedStack) await startStack(config, (line) => console.error(`[stack] ${line}`));
   const sql = postgres(config.db.url, { max: 2, onnotice: () => {} });
   const made: LocalUser[] = [];

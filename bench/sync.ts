@@ -29,7 +29,7 @@ import { report } from '../stack/lib/errors.ts';
 import { createLocalUser, deleteLocalUsers } from '../test-support/users.ts';
 import { loadConfig, type StackConfig } from '../stack/config.ts';
 import { resetDatabase } from '../stack/db/database.ts';
-import { gatewayPid, startStack, stopStack } from '../stack/stack.ts';
+import { startStack, stopStack, supervisorState } from '../stack/stack.ts';
 import type { SyncItem, SyncResponse } from '../supabase/functions/_shared/sync-protocol.ts';
 import { summarize, table, type Summary } from './stats.ts';
 
@@ -82,7 +82,7 @@ const parallelDevices = 4;
 const parallelRounds = 10 * scale;
 
 async function ensureStack(config: StackConfig): Promise<boolean> {
-  if (gatewayPid(config) !== undefined) return false;
+  if (supervisorState(config) !== undefined) return false;
   console.error('[bench] the stack is not running; starting it for this run');
   await startStack(config, (line) => console.error(`[stack] ${line}`));
   return true;

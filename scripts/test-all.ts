@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { report } from '../stack/lib/errors.ts';
 import { loadConfig, projectRoot } from '../stack/config.ts';
 import { destroyDatabase } from '../stack/db/database.ts';
-import { stopGateway } from '../stack/stack.ts';
+import { stopServices } from '../stack/stack.ts';
 import { stages, type StageResult } from './test/stages.ts';
 
 const testEnv = {
@@ -28,7 +28,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   try {
     // A previous run that was killed may have left its stack behind.
-    await stopGateway(config);
+    await stopServices(config);
     await destroyDatabase(config);
     for (const stage of stages) {
       const t0 = Date.now();
@@ -47,7 +47,7 @@ async function main(): Promise<number> {
       if (result.failed > 0 && stage.stopOnFailure) break;
     }
   } finally {
-    await stopGateway(config);
+    await stopServices(config);
     await destroyDatabase(config);
   }
   console.log(`\nnpm test took ${((Date.now() - started) / 1000).toFixed(1)}s`);

@@ -1,5 +1,5 @@
 /**
- * `tsx stack/cli.ts <command> [--env] [--check]`: the local stack's command line, behind
+ * `tsx stack/cli.ts <command> [--env] [--json] [--check]`: the local stack's command line, behind
  * `npm run setup`, `npm run db:*`, `npm run stack:*` and `npm run gen:types`.
  *
  * Reads: supabase/config.toml, the VIRGIL_* environment (see config.ts).
@@ -19,55 +19,88 @@ import {
 } from './db/database.ts';
 import { checkTypes, writeTypes } from './db/types.ts';
 import { setupStack, stackStatus, stackVariables, startStack, stopStack } from './stack.ts';
+import type { ServiceStatus } from './supervisor/protocol.ts';
+import { logsDir } from './supervisor/supervisor.ts';
 
 const log = (line: string) => console.error(`[stack] ${line}`);
 
-function printVariables(config: StackConfig, asEnv: boolean): void {
-  const variables = stackVariables(config);
-  const width = Math.max(...Object.keys(variables).map((key) => key.length));
-  for (const [key, value] of Object.entries(variables)) {
-    console.log(asEnv ? `${key}=${JSON.stringify(value)}` : `${key.padStart(width)}: ${value}`);
+type StatusForm = 'table' | 'env' | 'json';
+
+const formOf = (flags: Set<string>): StatusForm => (flags.has('--json') ? 'json' : flags.has('--env') ? 'env' : 'table');
+
+const exitText = (service: ServiceStatus) =>
+  service.lastExit ? `${service.lastExit.signal ?? `code ${service.lastExit.code}`} at ${service.lastExit.at}` : '';
+
+/** `SERVICE_<NAME>_…` variables: the name upper-cased, anything but letters and digits as `_`. */
+function serviceVariables(services: ServiceStatus[]): Record<string, string> {
+  const variables: Record<string, string> = {};
+  for (const service of services) {
+    const key = `SERVICE_${service.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+    variables[`${key}_STATE`] = service.state;
+    variables[`${key}_PID`] = service.pid === undefined ? '' : String(service.pid);
+    variables[`${key}_RESTARTS`] = String(service.restarts);
+    variables[`${key}_LAST_EXIT`] = exitText(service);
   }
+  return variables;
 }
 
-/** The table `stack:status` prints; `setup` and `stack:start` end with it too. */
-async function printStatus(config: StackConfig, asEnv: boolean): Promise<boolean> {
+/** What `stack:status` prints; `setup` and `stack:start` end with it too. True when everything runs. */
+async function printStatus(config: StackConfig, form: StatusForm): Promise<boolean> {
   const status = await stackStatus(config);
-  if (!asEnv) console.log(`database: ${status.database}, gateway: ${status.gateway}`);
-  printVariables(config, asEnv);
-  return status.database === 'running' && status.gateway === 'running';
+  const variables = stackVariables(config);
+  const up = status.database === 'running' && status.services.length > 0 && status.services.every((service) => service.state === 'running');
+  if (form === 'json') {
+    console.log(JSON.stringify({ database: status.database, services: status.services, variables }, null, 2));
+    return up;
+  }
+  if (form === 'env') {
+    for (const [key, value] of Object.entries({ ...variables, ...serviceVariables(status.services) })) console.log(`${key}=${JSON.stringify(value)}`);
+    return up;
+  }
+  console.log(`database: ${status.database}`);
+  if (status.services.length === 0) console.log('services: stopped');
+  else {
+    const rows = [['service', 'state', 'pid', 'restarts', 'last exit'], ...status.services.map((service) =>
+      [service.name, service.state, service.pid === undefined ? '-' : String(service.pid), String(service.restarts), exitText(service) || '-'])];
+    const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+    for (const row of rows) console.log(`  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')}`.trimEnd());
+  }
+  const width = Math.max(...Object.keys(variables).map((key) => key.length));
+  for (const [key, value] of Object.entries(variables)) console.log(`${key.padStart(width)}: ${value}`);
+  console.log(`logs: ${logsDir(config.stackDir)}/<service>.log`);
+  return up;
 }
 
 const commands: Record<string, { about: string; flags?: string[]; run: (config: StackConfig, flags: Set<string>) => Promise<number> }> = {
   setup: {
     about: 'the whole local stack, as `supabase start` leaves it: database migrated and seeded, gateway with functions and realtime',
-    flags: ['--env'],
+    flags: ['--env', '--json'],
     run: async (config, flags) => {
       await setupStack(config, log);
-      return (await printStatus(config, flags.has('--env'))) ? 0 : 1;
+      return (await printStatus(config, formOf(flags))) ? 0 : 1;
     },
   },
   'stack:start': {
-    about: 'start the database and the API gateway (functions, realtime) in the background',
-    flags: ['--env'],
+    about: 'start the database and the API services (gateway, functions, realtime, …) in the background',
+    flags: ['--env', '--json'],
     run: async (config, flags) => {
       const { alreadyRunning } = await startStack(config, log);
-      console.log(alreadyRunning ? 'local stack already running' : 'local stack started');
-      return (await printStatus(config, flags.has('--env'))) ? 0 : 1;
+      if (!flags.has('--json')) console.log(alreadyRunning ? 'local stack already running' : 'local stack started');
+      return (await printStatus(config, formOf(flags))) ? 0 : 1;
     },
   },
   'stack:stop': {
-    about: 'stop the API gateway and the database (data is kept)',
+    about: 'stop every API service and the database (data is kept); no process is left behind',
     run: async (config) => {
       const stopped = await stopStack(config);
-      console.log(`gateway ${stopped.gateway ? 'stopped' : 'was not running'}, database ${stopped.database ? 'stopped' : 'was not running'}`);
+      console.log(`services ${stopped.services ? 'stopped' : 'were not running'}, database ${stopped.database ? 'stopped' : 'was not running'}`);
       return 0;
     },
   },
   'stack:status': {
-    about: 'print URLs and keys like `supabase status` (add --env for KEY=value lines)',
-    flags: ['--env'],
-    run: async (config, flags) => ((await printStatus(config, flags.has('--env'))) ? 0 : 1),
+    about: 'print each service (state, pid, restarts, last exit), URLs and keys like `supabase status` (--env: KEY=value lines, --json)',
+    flags: ['--env', '--json'],
+    run: async (config, flags) => ((await printStatus(config, formOf(flags))) ? 0 : 1),
   },
   'db:start': {
     about: 'start the local database, creating it on first use',

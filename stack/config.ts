@@ -1,16 +1,36 @@
 /**
- * The one place the local stack's settings are resolved.
+ * The one place the local stack's settings are resolved. Every command and every service process
+ * calls `loadConfig()`; nothing else reads `process.env` or `supabase/config.toml` for a setting.
  *
- * Precedence for every setting: environment variable, then `supabase/config.toml`, then the Supabase
- * CLI's local default. `npm test` uses the environment to run a separate stack (own folder, own
- * ports) so that it never touches the database you develop against.
+ * Precedence, the same for every setting (later wins):
+ *   1. the default in the table below (the Supabase CLI's local default where it has one),
+ *   2. `supabase/config.toml`, where the setting has a key there,
+ *   3. the environment variable, when set and not empty.
+ * `npm test` uses the environment to run a separate stack (own folder, own ports) so that it never
+ * touches the database you develop against; a test that needs a server with other settings passes
+ * its own environment: `loadConfig({ ...process.env, VIRGIL_REALTIME_PRIVATE_ONLY: '1' })`.
  *
- * | setting       | environment          | config.toml    | default       |
- * |---------------|----------------------|----------------|---------------|
- * | stack folder  | VIRGIL_STACK_DIR     | -              | <project>/.stack |
- * | database port | VIRGIL_DB_PORT       | [db] port      | 54322         |
- * | API port      | VIRGIL_API_PORT      | [api] port     | 54321         |
- * | PG major      | -                    | [db] major_version | 15        |
+ * | setting                   | environment                      | config.toml                 | default                  |
+ * |---------------------------|----------------------------------|-----------------------------|--------------------------|
+ * | stack folder              | VIRGIL_STACK_DIR                 | -                           | <project>/.stack         |
+ * | database port             | VIRGIL_DB_PORT                   | [db] port                   | 54322                    |
+ * | API port (the gateway)    | VIRGIL_API_PORT                  | [api] port                  | 54321                    |
+ * | PG major                  | -                                | [db] major_version          | 15                       |
+ * | JWT secret, legacy and    | -                                | [auth] jwt_secret, anon_key,| the CLI's demo values    |
+ * |   opaque keys             |                                  |  service_role_key, publishable_key, secret_key | |
+ * | signing keys              | -                                | [auth] signing_keys_path    | the CLI's ES256 key      |
+ * | realtime private only     | VIRGIL_REALTIME_PRIVATE_ONLY     | [realtime] private_only     | false                    |
+ * | realtime pool size        | VIRGIL_REALTIME_POOL_MAX         | -                           | 8                        |
+ * | realtime RLS check lanes  | VIRGIL_REALTIME_CHECK_LANES      | -                           | 4                        |
+ * | realtime join error delay | VIRGIL_REALTIME_ERROR_BACKOFF_MS | -                           | 1000 (the platform: 5000)|
+ * | realtime changes slot     | VIRGIL_REALTIME_SLOT             | -                           | virgil_realtime          |
+ * | realtime broadcast slot   | VIRGIL_REALTIME_BROADCAST_SLOT   | -                           | virgil_realtime_messages |
+ * | realtime debug log        | VIRGIL_REALTIME_DEBUG            | -                           | false                    |
+ *
+ * `[realtime] private_only` is the platform's "Allow public access" switched off (`private_only` in
+ * the Management API). The CLI has no config.toml key for it and warns about one it does not know,
+ * so the environment variable is the usual way to set it. Booleans accept 1/true/0/false.
+ * docs/local-stack.md carries the same table for users.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -23,6 +43,25 @@ export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..'
 
 /** The CLI's local database password, a public demo value. */
 const dbPassword = 'postgres';
+
+export interface RealtimeConfig {
+  /** "Allow public access" switched off: every channel must be private. */
+  privateOnly: boolean;
+  /** Connections of the shared pool (catalog reads, RLS checks), however many sockets. */
+  poolMax: number;
+  /** Parallel lanes of Postgres Changes RLS checks. */
+  checkLanes: number;
+  /** Delay before a join error reply. */
+  errorBackoffMs: number;
+  /** The permanent replication slot of Postgres Changes. */
+  slot: string;
+  /** The permanent replication slot of Broadcast from Database. */
+  broadcastSlot: string;
+  /** Log every frame received and every transaction decoded. */
+  debug: boolean;
+  // Quotas (`realtime.limits`: the self-hosted server's defaults, each overridable) belong here,
+  // resolved from rows of their own in `settings` below.
+}
 
 export interface StackConfig {
   projectRoot: string;
@@ -41,6 +80,8 @@ export interface StackConfig {
   api: { port: number; url: string };
   /** The one key set every service signs and verifies with (identity/keys.ts). */
   keys: KeySet;
+  realtime: RealtimeConfig;
+  // Settings of the local Auth service (`[auth]` in config.toml) get a section of their own here.
 }
 
 type Toml = Record<string, unknown>;
@@ -58,41 +99,95 @@ function section(toml: Toml, name: string): Toml {
   return typeof value === 'object' && value !== null ? (value as Toml) : {};
 }
 
-function port(name: string, fromEnv: string | undefined, fromToml: unknown, fallback: number): number {
-  const raw = fromEnv ?? fromToml ?? fallback;
-  const value = typeof raw === 'number' ? raw : Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 65535) {
-    throw configInvalid(`${name} must be a port number from 1 to 65535, got ${JSON.stringify(raw)}`);
+/** One setting: where it may come from, its default, and how a raw value becomes a value. */
+interface Setting<T> {
+  env?: string;
+  /** `[section] key` in config.toml. */
+  toml?: readonly [string, string];
+  fallback: T;
+  parse(raw: unknown, where: string): T;
+}
+
+const integer = (min: number, max: number) => (raw: unknown, where: string): number => {
+  const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw configInvalid(`${where} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return value;
+};
+
+const port = integer(1, 65535);
+
+function boolean(raw: unknown, where: string): boolean {
+  if (typeof raw === 'boolean') return raw;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw configInvalid(`${where} must be true or false (1 or 0), got ${JSON.stringify(raw)}`);
+}
+
+function name(raw: unknown, where: string): string {
+  if (typeof raw === 'string' && /^[a-z_][a-z0-9_]{0,62}$/.test(raw)) return raw;
+  throw configInvalid(`${where} must be a lower-case SQL identifier (a replication slot name), got ${JSON.stringify(raw)}`);
+}
+
+function text(raw: unknown, where: string): string {
+  if (typeof raw === 'string') return raw;
+  throw configInvalid(`${where} must be a string, got ${JSON.stringify(raw)}`);
+}
+
+/** The defaults table: every setting with a default, its config.toml key and its variable. */
+export const settings = {
+  stackDir: { env: 'VIRGIL_STACK_DIR', fallback: join(projectRoot, '.stack'), parse: text },
+  dbPort: { env: 'VIRGIL_DB_PORT', toml: ['db', 'port'], fallback: 54322, parse: port },
+  apiPort: { env: 'VIRGIL_API_PORT', toml: ['api', 'port'], fallback: 54321, parse: port },
+  majorVersion: { toml: ['db', 'major_version'], fallback: 15, parse: integer(15, 17) },
+  realtimePrivateOnly: { env: 'VIRGIL_REALTIME_PRIVATE_ONLY', toml: ['realtime', 'private_only'], fallback: false, parse: boolean },
+  realtimePoolMax: { env: 'VIRGIL_REALTIME_POOL_MAX', fallback: 8, parse: integer(1, 1000) },
+  realtimeCheckLanes: { env: 'VIRGIL_REALTIME_CHECK_LANES', fallback: 4, parse: integer(1, 64) },
+  realtimeErrorBackoffMs: { env: 'VIRGIL_REALTIME_ERROR_BACKOFF_MS', fallback: 1000, parse: integer(0, 60_000) },
+  realtimeSlot: { env: 'VIRGIL_REALTIME_SLOT', fallback: 'virgil_realtime', parse: name },
+  realtimeBroadcastSlot: { env: 'VIRGIL_REALTIME_BROADCAST_SLOT', fallback: 'virgil_realtime_messages', parse: name },
+  realtimeDebug: { env: 'VIRGIL_REALTIME_DEBUG', fallback: false, parse: boolean },
+  // realtime.limits rows go here.
+} satisfies Record<string, Setting<unknown>>;
+
+/** Resolves one setting: default, then config.toml, then the environment. */
+function resolveSetting<T>(setting: Setting<T>, toml: Toml, env: NodeJS.ProcessEnv): T {
+  const fromEnv = setting.env === undefined ? undefined : env[setting.env];
+  if (fromEnv !== undefined && fromEnv !== '') return setting.parse(fromEnv, setting.env!);
+  if (setting.toml) {
+    const [table, key] = setting.toml;
+    const fromToml = section(toml, table)[key];
+    if (fromToml !== undefined) return setting.parse(fromToml, `[${table}] ${key} in supabase/config.toml`);
+  }
+  return setting.fallback;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
   const toml = readToml(join(projectRoot, 'supabase', 'config.toml'));
-  const db = section(toml, 'db');
-  const api = section(toml, 'api');
+  const get = <T>(setting: Setting<T>) => resolveSetting(setting, toml, env);
   const projectId = typeof toml.project_id === 'string' ? toml.project_id : 'virgil';
-  const majorVersion = typeof db.major_version === 'number' ? db.major_version : 15;
+  const majorVersion = get(settings.majorVersion);
   if (![15, 17].includes(majorVersion)) {
     throw configInvalid(`[db] major_version = ${majorVersion}; this package supports 15 and 17`);
   }
-  const dbPort = port('database port ([db] port or VIRGIL_DB_PORT)', env.VIRGIL_DB_PORT, db.port, 54322);
-  const apiPort = port('API port ([api] port or VIRGIL_API_PORT)', env.VIRGIL_API_PORT, api.port, 54321);
+  const dbPort = get(settings.dbPort);
+  const apiPort = get(settings.apiPort);
   const password = dbPassword;
   const auth = section(toml, 'auth');
-  const text = (value: unknown, fallback: string) => (typeof value === 'string' && value !== '' ? value : fallback);
+  const textOr = (value: unknown, fallback: string) => (typeof value === 'string' && value !== '' ? value : fallback);
   const keys = buildKeySet({
-    jwtSecret: text(auth.jwt_secret, cliDefaults.jwtSecret),
-    anonKey: text(auth.anon_key, cliDefaults.anonKey),
-    serviceRoleKey: text(auth.service_role_key, cliDefaults.serviceRoleKey),
-    publishableKey: text(auth.publishable_key, cliDefaults.publishableKey),
-    secretKey: text(auth.secret_key, cliDefaults.secretKey),
+    jwtSecret: textOr(auth.jwt_secret, cliDefaults.jwtSecret),
+    anonKey: textOr(auth.anon_key, cliDefaults.anonKey),
+    serviceRoleKey: textOr(auth.service_role_key, cliDefaults.serviceRoleKey),
+    publishableKey: textOr(auth.publishable_key, cliDefaults.publishableKey),
+    secretKey: textOr(auth.secret_key, cliDefaults.secretKey),
     signingKeysPath: resolveSigningKeysPath(projectRoot, auth.signing_keys_path),
   });
   return {
     projectRoot,
     projectId,
-    stackDir: resolve(env.VIRGIL_STACK_DIR ?? join(projectRoot, '.stack')),
+    stackDir: resolve(get(settings.stackDir)),
     db: {
       port: dbPort,
       majorVersion,
@@ -102,5 +197,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
     },
     api: { port: apiPort, url: `http://127.0.0.1:${apiPort}` },
     keys,
+    realtime: {
+      privateOnly: get(settings.realtimePrivateOnly),
+      poolMax: get(settings.realtimePoolMax),
+      checkLanes: get(settings.realtimeCheckLanes),
+      errorBackoffMs: get(settings.realtimeErrorBackoffMs),
+      slot: get(settings.realtimeSlot),
+      broadcastSlot: get(settings.realtimeBroadcastSlot),
+      debug: get(settings.realtimeDebug),
+    },
   };
 }

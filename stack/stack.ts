@@ -1,26 +1,31 @@
 /**
- * What `npm run setup` / `stack:*` do: the local database plus the API gateway (functions, realtime)
- * that runs in the background, like `supabase start` / `stop` / `status` without Docker.
+ * What `npm run setup` / `stack:*` do: the local database plus the API side (the supervisor, which
+ * runs the gateway and each service in a process of its own, see supervisor/) in the background,
+ * like `supabase start` / `stop` / `status` without Docker.
  *
  *   setup        prerequisites → database (created and bootstrapped on first use) → at once:
  *                migrations and seed (`supabase db reset`, only when the database has none yet) and
- *                the gateway (every function booted, realtime streaming) → the status table
+ *                the services (every function booted, realtime streaming) → the status table
  *   stack:start  the same without the migrations step
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { StackError, portInUse } from './lib/errors.ts';
 import type { StackConfig } from './config.ts';
 import { databaseState, resetDatabase, startDatabase, stopDatabase } from './db/database.ts';
 import { connectAs } from './db/platform.ts';
+import type { ServiceStatus, SupervisorState } from './supervisor/protocol.ts';
+import { supervisorPlan } from './supervisor/children.ts';
+import type { SupervisorPlan } from './supervisor/main.ts';
+import { killGroup, logFile, logsDir, stateFile } from './supervisor/supervisor.ts';
 
 type Log = (line: string) => void;
 
-const gatewayEntry = (config: StackConfig) => join(config.projectRoot, 'stack', 'gateway', 'main.ts');
-const gatewayState = (config: StackConfig) => join(config.stackDir, 'gateway.json');
-export const gatewayLog = (config: StackConfig) => join(config.stackDir, 'gateway.log');
+const supervisorEntry = (config: StackConfig) => join(config.projectRoot, 'stack', 'supervisor', 'main.ts');
+export const supervisorLog = (config: StackConfig) => logFile(config.stackDir, 'supervisor');
+export const serviceLog = (config: StackConfig, name: string) => logFile(config.stackDir, name);
 
 function isAlive(pid: number): boolean {
   try {
@@ -31,14 +36,43 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** The pid of a running gateway, or undefined (a stale state file is removed). */
-export function gatewayPid(config: StackConfig): number | undefined {
-  const file = gatewayState(config);
-  if (!existsSync(file)) return undefined;
-  const { pid } = JSON.parse(readFileSync(file, 'utf8')) as { pid: number };
-  if (isAlive(pid)) return pid;
-  rmSync(file, { force: true });
+/** Whether `pid` runs something of this project (a pid from a stale file may belong to anyone now). */
+function isOurs(pid: number, config: StackConfig): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(config.projectRoot);
+  } catch {
+    return false;
+  }
+}
+
+function readState(config: StackConfig): SupervisorState | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(config.stackDir), 'utf8')) as SupervisorState;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The running supervisor's state, or undefined. A state file left by a supervisor that was killed
+ * is removed, and whatever of its children still runs is stopped with its process group.
+ */
+export function supervisorState(config: StackConfig): SupervisorState | undefined {
+  const state = readState(config);
+  if (!state) return undefined;
+  if (isAlive(state.pid) && isOurs(state.pid, config)) return state;
+  for (const service of state.services) {
+    if (service.pid !== undefined && isAlive(service.pid) && isOurs(service.pid, config)) killGroup(service.pid);
+  }
+  rmSync(stateFile(config.stackDir), { force: true });
   return undefined;
+}
+
+/** Every process of the running API side: the supervisor, the gateway, every service (for CPU meters). */
+export function servicePids(config: StackConfig): number[] {
+  const state = supervisorState(config);
+  if (!state) return [];
+  return [state.pid, ...state.services.flatMap((service) => (service.pid === undefined ? [] : [service.pid]))];
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -49,45 +83,76 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-async function waitForHealth(config: StackConfig, exited: () => boolean, timeoutMs: number): Promise<void> {
+const tail = (file: string, lines = 20) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '');
+
+/** Waits until /health says every service runs; fails with the log of a service that failed. */
+async function waitForServices(config: StackConfig, exited: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (exited()) break;
+  while (Date.now() < deadline && !exited()) {
     try {
       const response = await fetch(`${config.api.url}/health`);
+      await response.arrayBuffer();
       if (response.ok) return;
     } catch {
       // not listening yet
     }
+    const failed = readState(config)?.services.find((service) => service.state === 'failed');
+    if (failed) {
+      const file = serviceLog(config, failed.name);
+      throw new StackError('CLUSTER_START_FAILED', `the ${failed.name} service did not start. Last lines of ${file}:\n${tail(file)}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  const tail = existsSync(gatewayLog(config))
-    ? readFileSync(gatewayLog(config), 'utf8').split('\n').slice(-20).join('\n')
-    : '';
-  throw new StackError('CLUSTER_START_FAILED', `the API gateway did not become healthy. Last lines of ${gatewayLog(config)}:\n${tail}`);
+  const waiting = (readState(config)?.services ?? []).filter((service) => service.state !== 'running');
+  const logs = waiting.map((service) => `--- ${serviceLog(config, service.name)}:\n${tail(serviceLog(config, service.name))}`).join('\n');
+  const states = waiting.map((service) => `${service.name}: ${service.state}`).join(', ') || 'the supervisor exited';
+  const supervisorTail = `Last lines of ${supervisorLog(config)}:\n${tail(supervisorLog(config))}`;
+  throw new StackError('CLUSTER_START_FAILED', `the API services did not become ready (${states}). ${supervisorTail}\n${logs}`);
 }
 
 export async function startStack(config: StackConfig, log: Log): Promise<{ alreadyRunning: boolean }> {
+  // Loading the services list (their code) overlaps the database's start.
+  const plan = supervisorPlan(config);
+  plan.catch(() => undefined);
   await startDatabase(config, log);
-  return startGateway(config);
+  return startServices(config, { plan });
 }
 
-/** Starts the gateway in the background and waits until /health answers (every service ready). */
-async function startGateway(config: StackConfig): Promise<{ alreadyRunning: boolean }> {
-  if (gatewayPid(config) !== undefined) return { alreadyRunning: true };
+export interface StartServicesOptions {
+  /** The environment the supervisor and its children resolve their configuration from (default: ours). */
+  env?: NodeJS.ProcessEnv;
+  /** What to run (default: the gateway and stack/gateway/services.ts; tests name a list of their own). */
+  plan?: Promise<SupervisorPlan>;
+}
+
+/**
+ * Starts the supervisor in the background (it starts the gateway and every service) and waits until
+ * /health answers 200: every service ready. On failure everything started is stopped again.
+ */
+export async function startServices(config: StackConfig, options: StartServicesOptions = {}): Promise<{ alreadyRunning: boolean }> {
+  if (supervisorState(config) !== undefined) return { alreadyRunning: true };
   if (!(await portFree(config.api.port))) throw portInUse(config.api.port, 'the API gateway');
-  mkdirSync(config.stackDir, { recursive: true });
-  const out = openSync(gatewayLog(config), 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', gatewayEntry(config)], {
+  mkdirSync(logsDir(config.stackDir), { recursive: true });
+  const out = openSync(supervisorLog(config), 'a');
+  const plan = await (options.plan ?? supervisorPlan(config));
+  // Node's own type stripping: the supervisor loads no service code (main.ts).
+  const child = spawn(process.execPath, [supervisorEntry(config), JSON.stringify(plan)], {
     cwd: config.projectRoot,
-    env: process.env,
+    env: options.env ?? process.env,
     detached: true,
     stdio: ['ignore', out, out],
   });
+  closeSync(out);
   let exited = false;
   child.once('exit', () => (exited = true));
   child.unref();
-  await waitForHealth(config, () => exited, 30_000);
+  try {
+    await waitForServices(config, () => exited, 60_000);
+  } catch (error) {
+    await stopServices(config);
+    if (child.pid !== undefined && isAlive(child.pid)) killGroup(child.pid);
+    throw error;
+  }
   return { alreadyRunning: false };
 }
 
@@ -112,35 +177,44 @@ async function timed<T>(log: Log, step: string, work: () => Promise<T>): Promise
 /**
  * `npm run setup`: what `supabase start` leaves, without Docker. The database is migrated and
  * seeded on first use only (afterwards `npm run db:reset` does it on demand, as with the CLI);
- * the reset and the gateway's start overlap, since the gateway needs only the running server.
+ * the reset and the services' start overlap, since they need only the running server.
  */
 export async function setupStack(config: StackConfig, log: Log): Promise<{ alreadyRunning: boolean }> {
   const t0 = performance.now();
+  const plan = supervisorPlan(config);
+  plan.catch(() => undefined);
   const before = await timed(log, 'database (PostgreSQL 15, platform bootstrap on first use)', () => startDatabase(config, () => {}));
   const migrate = (await hasMigrations(config))
     ? Promise.resolve(log('migrations and seed: already applied (npm run db:reset re-applies them)'))
     : timed(log, 'migrations and seed (supabase db reset, CLI 3.1.0)', () => resetDatabase(config, { quiet: true }));
-  const gateway = timed(log, 'API gateway: functions booted, realtime streaming', () => startGateway(config));
-  const [, started] = await Promise.all([migrate, gateway]);
+  const services = timed(log, 'API services (gateway, realtime, functions, …) answering', () => startServices(config, { plan }));
+  const [, started] = await Promise.all([migrate, services]);
   log(`${'ready'.padEnd(58)} ${Math.round(performance.now() - t0).toString().padStart(6)} ms`);
   return { alreadyRunning: before.running && started.alreadyRunning };
 }
 
-export async function stopGateway(config: StackConfig): Promise<boolean> {
-  const pid = gatewayPid(config);
-  if (pid === undefined) return false;
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + 10_000;
-  while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-  rmSync(gatewayState(config), { force: true });
+/**
+ * Stops the supervisor, which stops every service; then makes sure no process of it is left (each
+ * recorded process group is killed) and removes the state file.
+ */
+export async function stopServices(config: StackConfig): Promise<boolean> {
+  const state = supervisorState(config);
+  if (state === undefined) return false;
+  process.kill(state.pid, 'SIGTERM');
+  const deadline = Date.now() + 15_000;
+  while (isAlive(state.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  if (isAlive(state.pid)) process.kill(state.pid, 'SIGKILL');
+  for (const service of readState(config)?.services ?? state.services) {
+    if (service.pid !== undefined && isAlive(service.pid) && isOurs(service.pid, config)) killGroup(service.pid);
+  }
+  rmSync(stateFile(config.stackDir), { force: true });
   return true;
 }
 
-export async function stopStack(config: StackConfig): Promise<{ gateway: boolean; database: boolean }> {
-  const gateway = await stopGateway(config);
+export async function stopStack(config: StackConfig): Promise<{ services: boolean; database: boolean }> {
+  const services = await stopServices(config);
   const database = await stopDatabase(config);
-  return { gateway, database };
+  return { services, database };
 }
 
 /** The same variables `supabase status -o env` prints, for this stack. */
@@ -159,10 +233,16 @@ export function stackVariables(config: StackConfig): Record<string, string> {
   };
 }
 
-export async function stackStatus(config: StackConfig): Promise<{ database: string; gateway: string }> {
+export interface StackStatus {
+  database: 'running' | 'stopped' | 'not created';
+  /** The supervisor's view of the gateway and every service; empty when the API side is stopped. */
+  services: ServiceStatus[];
+}
+
+export async function stackStatus(config: StackConfig): Promise<StackStatus> {
   const db = await databaseState(config);
   return {
     database: db.running ? 'running' : db.exists ? 'stopped' : 'not created',
-    gateway: gatewayPid(config) !== undefined ? 'running' : 'stopped',
+    services: supervisorState(config)?.services ?? [],
   };
 }

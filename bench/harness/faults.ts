@@ -2,11 +2,11 @@
  * Faults injected mid-run (local stack only, except drop-socket):
  *
  *   drop-socket        terminate device B's current socket, as a network drop would (no close frame)
- *   restart-realtime   stop and start the gateway process, which hosts the realtime server
+ *   restart-realtime   stop and start the API services (stack:stop + stack:start without the database)
  *   restart-postgres   `pg_ctl stop -m fast` and start of the cluster (stack/db)
  */
 import { startDatabase, stopDatabase } from '../../stack/db/database.ts';
-import { startStack, stopGateway } from '../../stack/stack.ts';
+import { startStack, stopServices } from '../../stack/stack.ts';
 import type { Device } from './devices.ts';
 import type { FaultKind, HarnessOptions } from './options.ts';
 
@@ -19,7 +19,7 @@ export async function injectFault(kind: FaultKind, options: HarnessOptions, vict
       return;
     }
     case 'restart-realtime':
-      await stopGateway(options.config);
+      await stopServices(options.config);
       await startStack(options.config, log);
       return;
     case 'restart-postgres': {

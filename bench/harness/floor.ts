@@ -18,7 +18,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import WebSocket from 'ws';
-import { gatewayPid } from '../../stack/stack.ts';
+import { servicePids } from '../../stack/stack.ts';
 import { addTablesOption } from '../../stack/realtime/changes/changes.ts';
 import { CpuMeter } from './cpu.ts';
 import type { HarnessOptions } from './options.ts';
@@ -64,7 +64,7 @@ export class Floor {
     options: HarnessOptions,
   ) {
     const backends = async (pattern: string) => (await admin<{ pid: number }[]>`select pid from pg_catalog.pg_stat_activity where application_name like ${pattern}`).map((row) => row.pid);
-    this.oursMeter = new CpuMeter(async () => [...(options.mode === 'local' ? [gatewayPid(options.config)].filter((pid): pid is number => pid !== undefined) : []), ...(await backends('virgil\\_realtime%'))]);
+    this.oursMeter = new CpuMeter(async () => [...(options.mode === 'local' ? servicePids(options.config) : []), ...(await backends('virgil\\_realtime%'))]);
     this.floorMeter = new CpuMeter(async () => [relay.pid!, ...(await backends(`virgil\\_floor\\_relay\\_${relay.pid}`))]);
   }
 

@@ -1,42 +1,41 @@
 /**
- * The gateway process that `npm run stack:start` runs in the background.
+ * The gateway process: the reverse proxy (proxy.ts) on the public API port, started and restarted
+ * by the supervisor, which sends it the route table (every service's state and internal port) over
+ * the IPC channel whenever it changes.
  *
- * Reads: the same configuration as every stack command (../config.ts).
- * Writes: `<stack folder>/gateway.json` ({ pid, url }) once it listens; removes it on exit.
- * Stops on SIGTERM or SIGINT, closing every service first.
+ * Stops on SIGTERM or SIGINT, and when the supervisor goes away (the IPC channel closes).
  */
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { report } from '../lib/errors.ts';
 import { loadConfig } from '../config.ts';
-import { createGateway, type GatewayService } from './server.ts';
-import { serviceFactories } from './services.ts';
+import { isRoutesMessage, type ReadyMessage, type ServiceStatus } from '../supervisor/protocol.ts';
+import { createGateway } from './proxy.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const services: GatewayService[] = [];
-  for (const factory of serviceFactories) services.push(await factory(config));
-  const server = createGateway(services);
+  let services: ServiceStatus[] = [];
+  process.on('message', (message) => {
+    if (isRoutesMessage(message)) services = message.services;
+  });
+  const server = createGateway({ keys: config.keys, services: () => services, log: (line) => console.log(line) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.api.port, '127.0.0.1', resolve);
   });
-  const stateFile = join(config.stackDir, 'gateway.json');
-  writeFileSync(stateFile, JSON.stringify({ pid: process.pid, url: config.api.url }));
-  console.log(`[gateway] listening on ${config.api.url} with ${services.map((s) => s.name).join(', ') || 'no services'}`);
+  console.log(`[gateway] listening on ${config.api.url}`);
+  const ready: ReadyMessage = { type: 'ready', name: 'gateway', prefix: '/', port: config.api.port };
+  process.send?.(ready);
 
   let stopping = false;
-  const stop = async () => {
+  const stop = () => {
     if (stopping) return;
     stopping = true;
     server.closeAllConnections();
-    await Promise.allSettled(services.map((service) => service.close()));
-    server.close();
-    rmSync(stateFile, { force: true });
-    process.exit(0);
+    server.close(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
   };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('disconnect', stop);
 }
 
 main().catch((error: unknown) => process.exit(report(error)));

@@ -1,13 +1,11 @@
 /**
- * The local API gateway: one HTTP server on the CLI's API port (54321) that routes by path prefix to
- * the services mounted on it, as Kong does in the Docker stack:
+ * What a service of the local stack is, and the HTTP server that runs services in-process.
  *
- *   /functions/v1/<name>      edge functions (issue 3)
- *   /realtime/v1/websocket    the Realtime-compatible server (issue 4)
- *   /health                   the gateway itself
- *
- * Every answer carries open CORS headers and every preflight is answered, as on the platform.
- * A path no service claims gets a JSON 404.
+ * A service is a `ServiceFactory` in services.ts: given the configuration it boots and returns a
+ * `GatewayService` that owns one path prefix. The supervisor runs each in a process of its own
+ * (../supervisor/host.ts), where `createServiceServer` serves it on an internal loopback port, and
+ * the gateway (proxy.ts) forwards that prefix to it. Tests that need a service with settings of
+ * their own serve it the same way, in the test's process.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -39,39 +37,53 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   response.end(JSON.stringify(body));
 }
 
-function serviceFor(services: GatewayService[], url: string | undefined): GatewayService | undefined {
-  const path = (url ?? '/').split('?')[0] ?? '/';
-  return services.find((service) => path === service.prefix.replace(/\/$/, '') || path.startsWith(service.prefix));
-}
+/** The path of a request target, without its query. */
+export const pathOf = (url: string | undefined) => (url ?? '/').split('?')[0] ?? '/';
 
-export function createGateway(services: GatewayService[]): Server {
+/** Whether `path` is under `prefix` (`/functions/v1/` owns `/functions/v1` and everything below). */
+export const owns = (prefix: string, path: string) => path === prefix.replace(/\/$/, '') || path.startsWith(prefix);
+
+/**
+ * Serves services in this process. A handler that throws or rejects is a bug of that service: the
+ * request is answered 500 (or its connection closed, when the answer had begun) and logged; the
+ * server and the other requests carry on.
+ */
+export function createServiceServer(services: GatewayService[], log: (line: string) => void = console.error): Server {
+  const serviceFor = (url: string | undefined) => services.find((service) => owns(service.prefix, pathOf(url)));
+  const failed = (service: GatewayService, request: IncomingMessage, error: unknown) =>
+    log(`[${service.name}] failed on ${request.method} ${pathOf(request.url)}: ${(error as Error)?.stack ?? String(error)}`);
+
   const server = createServer((request, response) => {
-    if (request.method === 'OPTIONS') {
-      response.writeHead(204, { ...corsHeaders, 'access-control-max-age': '86400' });
-      response.end();
-      return;
-    }
-    if (request.url === '/health') {
-      sendJson(response, 200, { status: 'ok', services: services.map((service) => service.name) });
-      return;
-    }
-    const service = serviceFor(services, request.url);
+    const service = serviceFor(request.url);
     if (!service?.handleRequest) {
-      sendJson(response, 404, { error: 'not_found', message: `no route for ${request.method} ${request.url}` });
+      request.resume();
+      sendJson(response, 404, { error: 'not_found', message: `no route for ${request.method} ${pathOf(request.url)}` });
       return;
     }
-    Promise.resolve(service.handleRequest(request, response)).catch((error: unknown) => {
-      console.error(`[gateway] ${service.name} failed on ${request.method} ${request.url}:`, error);
-      sendJson(response, 500, { error: 'internal_error', message: `${service.name} failed to handle the request` });
-    });
+    const answer500 = (error: unknown) => {
+      failed(service, request, error);
+      if (response.headersSent) response.destroy();
+      else sendJson(response, 500, { error: 'internal_error', message: `${service.name} failed to handle the request` });
+    };
+    try {
+      Promise.resolve(service.handleRequest(request, response)).catch(answer500);
+    } catch (error) {
+      answer500(error);
+    }
   });
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const service = serviceFor(services, request.url);
+    socket.on('error', () => socket.destroy());
+    const service = serviceFor(request.url);
     if (!service?.handleUpgrade) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    service.handleUpgrade(request, socket, head);
+    try {
+      service.handleUpgrade(request, socket, head);
+    } catch (error) {
+      failed(service, request, error);
+      socket.destroy();
+    }
   });
   return server;
 }

@@ -7,10 +7,8 @@
  * the change stream of the permanent slot `virgil_realtime`, the dispatcher, the hub, and a
  * ping/pong sweep every 30 s that terminates dead peers.
  *
- * Environment: VIRGIL_REALTIME_POOL_MAX (default 8), VIRGIL_REALTIME_ERROR_BACKOFF_MS (default 1000;
- * the platform waits 5000 before a join error reply), VIRGIL_REALTIME_SLOT (default virgil_realtime),
- * VIRGIL_REALTIME_DEBUG=1 (log every frame received), VIRGIL_REALTIME_BROADCAST_SLOT (default
- * virgil_realtime_messages: Broadcast from Database), VIRGIL_REALTIME_PRIVATE_ONLY (settings.ts).
+ * Settings: `config.realtime` (pool size, check lanes, join error delay, slots, debug, private only),
+ * resolved by ../config.ts like every other setting.
  *
  * Broadcast from Database (broadcast-stream.ts) is a second stream of its own slot; its messages
  * fan out through the hub by topic. The janitor (janitor.ts) keeps realtime.messages' partitions.
@@ -29,20 +27,14 @@ import { abortHandshake, checkHandshake, HandshakeError, SOCKET_PATH } from './t
 import { handleBroadcastRequest } from './transport/http.ts';
 import { Hub, hubTopic } from './broadcast/hub.ts';
 import { maintainPartitions } from './broadcast/janitor.ts';
-import { readSettings } from './settings.ts';
 import { Visibility } from './changes/visibility.ts';
-
-const intFromEnv = (name: string, fallback: number) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer`);
-  return value;
-};
 
 export const realtimeService: ServiceFactory = async (config: StackConfig): Promise<GatewayService> => {
   const log = (line: string) => console.log(line);
   const keys = config.keys;
+  const settings = config.realtime;
   const sql = postgres(config.db.url, {
-    max: intFromEnv('VIRGIL_REALTIME_POOL_MAX', 8),
+    max: settings.poolMax,
     idle_timeout: 30,
     connection: { application_name: 'virgil_realtime_checks' },
     onnotice: () => undefined,
@@ -50,16 +42,17 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   const catalog = new Catalog(sql);
   const catalogTimer = setInterval(() => void catalog.refresh().catch(() => undefined), 5000);
   await catalog.refresh().catch((error: Error) => log(`[realtime] catalog not read yet: ${error.message}`));
-  const visibility = new Visibility(config.db.url, log, intFromEnv('VIRGIL_REALTIME_CHECK_LANES', 4));
+  const visibility = new Visibility(config.db.url, log, settings.checkLanes);
   const hub = new Hub();
   let stream: ChangeStream | undefined;
-  const dispatcher = new Dispatcher(catalog, visibility, (transaction) => stream?.acknowledge(transaction), log, process.env.VIRGIL_REALTIME_DEBUG === '1');
+  const dispatcher = new Dispatcher(catalog, visibility, (transaction) => stream?.acknowledge(transaction), log, settings.debug);
   stream = new ChangeStream({
     url: config.db.url,
-    slot: process.env.VIRGIL_REALTIME_SLOT ?? 'virgil_realtime',
+    slot: settings.slot,
     publication: 'supabase_realtime',
     onTransaction: (transaction) => dispatcher.enqueue(transaction),
     log,
+    debug: settings.debug,
   });
   stream.start();
 
@@ -86,16 +79,15 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   };
   const broadcastStream = new BroadcastStream({
     url: config.db.url,
-    slot: process.env.VIRGIL_REALTIME_BROADCAST_SLOT ?? 'virgil_realtime_messages',
+    slot: settings.broadcastSlot,
     onMessages: deliverFromDatabase,
     log,
   });
   broadcastStream.start();
-  const settings = readSettings(config.projectRoot);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
   const connections = new Set<Connection>();
-  const context = { catalog, dispatcher, hub, keys, sql, privateOnly: settings.privateOnly, errorBackoffMs: intFromEnv('VIRGIL_REALTIME_ERROR_BACKOFF_MS', 1000), debug: process.env.VIRGIL_REALTIME_DEBUG === '1', log };
+  const context = { catalog, dispatcher, hub, keys, sql, privateOnly: settings.privateOnly, errorBackoffMs: settings.errorBackoffMs, debug: settings.debug, log };
   const sweep = setInterval(() => {
     for (const connection of connections) {
       if (!connection.alive) connection.terminate();

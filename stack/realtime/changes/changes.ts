@@ -73,6 +73,8 @@ export interface ChangeStreamOptions {
   publication?: string;
   onTransaction(transaction: Transaction): void;
   log(line: string): void;
+  /** Log every transaction decoded (config.realtime.debug). */
+  debug?: boolean;
 }
 
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
@@ -301,7 +303,7 @@ export class ChangeStream {
         this.open = undefined;
         if (!transaction) return;
         transaction.lsn = lsn;
-        if (process.env.VIRGIL_REALTIME_DEBUG === '1') {
+        if (this.options.debug) {
           this.options.log(`[realtime] tx ${formatLsn(lsn)} ${transaction.changes.map((c) => `${c.type} ${c.table}`).join(', ')}`);
         }
         if (this.replay && lsn <= this.replay.upTo) {

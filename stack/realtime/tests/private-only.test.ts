@@ -10,9 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { LocalUser } from '../../../test-support/users.ts';
 import { loadConfig } from '../../config.ts';
-import { createGateway, type GatewayService } from '../../gateway/server.ts';
+import { createServiceServer, type GatewayService } from '../../gateway/server.ts';
 import { realtimeService } from '../service.ts';
-import { readSettings } from '../settings.ts';
 import { adminSql, env, newUser, removeUsers, subscribed } from '../../../test-support/realtime.ts';
 import { joinError, syncTopic } from '../../../test-support/private-topic.ts';
 
@@ -21,25 +20,20 @@ const suffix = crypto.randomUUID().slice(0, 8);
 const slots = [`virgil_test_changes_${suffix}`, `virgil_test_messages_${suffix}`];
 let ada: LocalUser;
 let service: GatewayService;
-let server: ReturnType<typeof createGateway>;
+let server: ReturnType<typeof createServiceServer>;
 let url: string;
 
 beforeAll(async () => {
   ada = await newUser(sql, 'ada');
-  const saved = { ...process.env };
-  Object.assign(process.env, {
+  const config = loadConfig({
+    ...process.env,
     VIRGIL_REALTIME_PRIVATE_ONLY: '1',
     VIRGIL_REALTIME_SLOT: slots[0],
     VIRGIL_REALTIME_BROADCAST_SLOT: slots[1],
     VIRGIL_REALTIME_ERROR_BACKOFF_MS: '0',
   });
-  try {
-    service = await realtimeService({ ...loadConfig(), db: { ...loadConfig().db, url: env.dbUrl() } });
-  } finally {
-    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-    Object.assign(process.env, saved);
-  }
-  server = createGateway([service]);
+  service = await realtimeService({ ...config, db: { ...config.db, url: env.dbUrl() } });
+  server = createServiceServer([service]);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -77,7 +71,7 @@ describe('private channels only', () => {
   });
 
   it('is off unless set: the environment wins over config.toml, which has no such key by default', () => {
-    expect(readSettings(loadConfig().projectRoot, {})).toEqual({ privateOnly: false });
-    expect(readSettings(loadConfig().projectRoot, { VIRGIL_REALTIME_PRIVATE_ONLY: 'true' })).toEqual({ privateOnly: true });
+    expect(loadConfig({}).realtime.privateOnly).toBe(false);
+    expect(loadConfig({ VIRGIL_REALTIME_PRIVATE_ONLY: 'true' }).realtime.privateOnly).toBe(true);
   });
 });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalUser } from '../../../test-support/users.ts';
 import { loadConfig } from '../../config.ts';
 import { startDatabase, stopDatabase } from '../../db/database.ts';
-import { startStack, stopGateway } from '../../stack.ts';
+import { startStack, stopServices } from '../../stack.ts';
 import { adminSql, Collector, insertConversation, newUser, realClient, removeUsers, subscribed, type TestClient } from '../../../test-support/realtime.ts';
 import { type Received, syncTopic } from '../../../test-support/private-topic.ts';
 
@@ -55,7 +55,7 @@ describe('restarts on the broadcast path', () => {
     const { got, statuses } = await device(ada);
     const before = await writeMany(ada, 'before', 3);
     await got.waitFor((item) => idOf(item) === before.at(-1), 5000, 'the writes before the restart');
-    await stopGateway(config);
+    await stopServices(config);
     const during = await writeMany(ada, 'during', 3);
     const rejoined = statuses.items.length;
     await startStack(config, quiet);

@@ -1,0 +1,58 @@
+/**
+ * One service in a process of its own: `host.ts <services module> <index>` boots entry `index` of
+ * that module's `serviceFactories` (../gateway/services.ts unless a test names another list), serves
+ * it on a loopback port the kernel picks (so two stacks on one machine never collide) and tells the
+ * supervisor that port over the IPC channel once it answers.
+ *
+ * Stops on SIGTERM or SIGINT, and when the supervisor goes away (the IPC channel closes), closing the
+ * service first (the functions host stops its Deno workers); in the latter case it also kills what is
+ * left of its process group, since no supervisor will. A factory that fails makes the process
+ * exit 1 with the factory's error in the service's log.
+ */
+import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { report } from '../lib/errors.ts';
+import { loadConfig } from '../config.ts';
+import { createServiceServer, type GatewayService, type ServiceFactory } from '../gateway/server.ts';
+import type { ReadyMessage } from './protocol.ts';
+
+async function main(): Promise<void> {
+  const [modulePath, indexText] = process.argv.slice(2);
+  const { serviceFactories } = (await import(pathToFileURL(modulePath!).href)) as { serviceFactories: ServiceFactory[] };
+  const factory = serviceFactories[Number(indexText)];
+  if (!factory) throw new Error(`no service ${indexText} in ${modulePath}`);
+  const config = loadConfig();
+  let service: GatewayService | undefined;
+  let server: Server | undefined;
+  let stopping = false;
+  // Orphaned (the supervisor is gone, so nobody will clean up after us): end the whole process
+  // group at the end, whatever the service started and did not stop.
+  const stop = async (orphaned = false) => {
+    if (stopping) return;
+    stopping = true;
+    const end = () => (orphaned ? process.kill(-process.pid, 'SIGKILL') : process.exit(0));
+    setTimeout(end, 8000).unref();
+    server?.closeAllConnections();
+    await service?.close().catch((error: unknown) => console.error(error));
+    end();
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  process.on('disconnect', () => void stop(true));
+
+  service = await factory(config);
+  const listening = createServiceServer([service]);
+  server = listening;
+  await new Promise<void>((resolve, reject) => {
+    listening.once('error', reject);
+    listening.listen(0, '127.0.0.1', resolve);
+  });
+  const address = listening.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  console.log(`[${service.name}] answering on 127.0.0.1:${port} (prefix ${service.prefix})`);
+  const ready: ReadyMessage = { type: 'ready', name: service.name, prefix: service.prefix, port, describe: service.describe?.() };
+  process.send?.(ready);
+  if (stopping) await stop();
+}
+
+main().catch((error: unknown) => process.exit(report(error)));
