@@ -16,6 +16,7 @@
  * | database port             | VIRGIL_DB_PORT                   | [db] port                   | 54322                    |
  * | API port (the gateway)    | VIRGIL_API_PORT                  | [api] port                  | 54321                    |
  * | PG major                  | -                                | [db] major_version          | 15                       |
+ * | PostgreSQL binaries       | VIRGIL_PG_BINDIR                 | -                           | /usr/lib/postgresql/<major>/bin |
  * | JWT secret, legacy and    | -                                | [auth] jwt_secret, anon_key,| the CLI's demo values    |
  * |   opaque keys             |                                  |  service_role_key, publishable_key, secret_key | |
  * | signing keys              | -                                | [auth] signing_keys_path    | the CLI's ES256 key      |
@@ -70,6 +71,8 @@ export interface StackConfig {
   db: {
     port: number;
     majorVersion: number;
+    /** Where initdb, pg_ctl and postgres are looked for first (undefined: the Debian layout only). */
+    pgBinDir: string | undefined;
     /** The URL users and tools connect with: role postgres, as on a hosted project. */
     url: string;
     /** The same, in the form the Supabase CLI's `--remote=<url>` takes for a local server without TLS. */
@@ -141,6 +144,7 @@ export const settings = {
   dbPort: { env: 'VIRGIL_DB_PORT', toml: ['db', 'port'], fallback: 54322, parse: port },
   apiPort: { env: 'VIRGIL_API_PORT', toml: ['api', 'port'], fallback: 54321, parse: port },
   majorVersion: { toml: ['db', 'major_version'], fallback: 15, parse: integer(15, 17) },
+  pgBinDir: { env: 'VIRGIL_PG_BINDIR', fallback: '', parse: text },
   realtimePrivateOnly: { env: 'VIRGIL_REALTIME_PRIVATE_ONLY', toml: ['realtime', 'private_only'], fallback: false, parse: boolean },
   realtimePoolMax: { env: 'VIRGIL_REALTIME_POOL_MAX', fallback: 8, parse: integer(1, 1000) },
   realtimeCheckLanes: { env: 'VIRGIL_REALTIME_CHECK_LANES', fallback: 4, parse: integer(1, 64) },
@@ -163,8 +167,9 @@ function resolveSetting<T>(setting: Setting<T>, toml: Toml, env: NodeJS.ProcessE
   return setting.fallback;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
-  const toml = readToml(join(projectRoot, 'supabase', 'config.toml'));
+/** The configuration; `configToml` is for tests that need a project file of their own. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, configToml = join(projectRoot, 'supabase', 'config.toml')): StackConfig {
+  const toml = readToml(configToml);
   const get = <T>(setting: Setting<T>) => resolveSetting(setting, toml, env);
   const projectId = typeof toml.project_id === 'string' ? toml.project_id : 'virgil';
   const majorVersion = get(settings.majorVersion);
@@ -191,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
     db: {
       port: dbPort,
       majorVersion,
+      pgBinDir: get(settings.pgBinDir) || undefined,
       url: `postgresql://postgres:${password}@127.0.0.1:${dbPort}/postgres`,
       cliUrl: `postgresql://postgres:${password}@127.0.0.1:${dbPort}/postgres?sslmode=disable`,
       superuserUrl: `postgresql://supabase_admin:${password}@127.0.0.1:${dbPort}/postgres`,

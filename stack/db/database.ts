@@ -39,20 +39,20 @@ export interface DatabaseState {
 }
 
 function requirePostgres(config: StackConfig): PostgresInstall {
-  const pg = findPostgres(config.db.majorVersion);
+  const pg = findPostgres(config.db.majorVersion, config.db.pgBinDir);
   if (!pg) throw clusterNotRunning(clusterPaths(config).data);
   return pg;
 }
 
 export async function databaseState(config: StackConfig): Promise<DatabaseState> {
   const paths = clusterPaths(config);
-  const pg = findPostgres(config.db.majorVersion);
+  const pg = findPostgres(config.db.majorVersion, config.db.pgBinDir);
   const exists = clusterExists(paths) && existsSync(bootstrappedMarker(paths));
   return { exists, running: exists && pg !== undefined && (await clusterRunning(pg, paths)) };
 }
 
 export async function startDatabase(config: StackConfig, log: Log): Promise<DatabaseState> {
-  const pg = await ensurePrerequisites(config.db.majorVersion, log);
+  const pg = await ensurePrerequisites(config.db.majorVersion, log, config.db.pgBinDir);
   const paths = clusterPaths(config);
   const before = await databaseState(config);
   if (before.running) return before;

@@ -58,9 +58,9 @@ const requirements: Requirement[] = [
   },
 ];
 
-/** Locates a PostgreSQL server of the given major version, or returns undefined. */
-export function findPostgres(major: number): PostgresInstall | undefined {
-  const candidates = [process.env.VIRGIL_PG_BINDIR, `/usr/lib/postgresql/${major}/bin`].filter(
+/** Locates a PostgreSQL server of the given major version (in `binDir` first, when given), or returns undefined. */
+export function findPostgres(major: number, binDir?: string): PostgresInstall | undefined {
+  const candidates = [binDir, `/usr/lib/postgresql/${major}/bin`].filter(
     (dir): dir is string => Boolean(dir),
   );
   for (const binDir of candidates) {
@@ -75,8 +75,8 @@ export function findPostgres(major: number): PostgresInstall | undefined {
   return undefined;
 }
 
-async function missing(major: number): Promise<Requirement[]> {
-  const install = findPostgres(major);
+async function missing(major: number, binDir?: string): Promise<Requirement[]> {
+  const install = findPostgres(major, binDir);
   const result: Requirement[] = [];
   for (const requirement of requirements) {
     if (!(await requirement.present(install))) result.push(requirement);
@@ -88,8 +88,8 @@ async function missing(major: number): Promise<Requirement[]> {
  * Makes sure everything the stack needs is installed, installing it with apt-get where we may.
  * Returns where PostgreSQL lives.
  */
-export async function ensurePrerequisites(major: number, log: (line: string) => void): Promise<PostgresInstall> {
-  let absent = await missing(major);
+export async function ensurePrerequisites(major: number, log: (line: string) => void, binDir?: string): Promise<PostgresInstall> {
+  let absent = await missing(major, binDir);
   if (absent.length > 0) {
     const packages = absent.map((requirement) => requirement.aptPackage(major));
     const command = `apt-get install -y --no-install-recommends ${packages.join(' ')}`;
@@ -103,7 +103,7 @@ export async function ensurePrerequisites(major: number, log: (line: string) => 
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     await run('apt-get', ['update', '-qq'], { env });
     await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
-    absent = await missing(major);
+    absent = await missing(major, binDir);
     if (absent.length > 0) {
       throw prerequisiteMissing(
         absent.map((requirement) => requirement.what).join(', '),
@@ -111,7 +111,7 @@ export async function ensurePrerequisites(major: number, log: (line: string) => 
       );
     }
   }
-  const install = findPostgres(major);
+  const install = findPostgres(major, binDir);
   if (!install) throw prerequisiteMissing(`PostgreSQL ${major}`, `install postgresql-${major}`);
   return install;
 }

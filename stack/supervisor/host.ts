@@ -42,6 +42,9 @@ async function main(): Promise<void> {
 
   service = await factory(config);
   const listening = createServiceServer([service]);
+  // Longer than the gateway keeps an idle connection (proxy.ts), so the gateway never sends a
+  // request on a connection this side is closing.
+  listening.keepAliveTimeout = 65_000;
   server = listening;
   await new Promise<void>((resolve, reject) => {
     listening.once('error', reject);

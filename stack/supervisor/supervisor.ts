@@ -6,7 +6,7 @@
  *   included), what it started (the functions host's Deno workers) is killed with its group: nothing
  *   is left behind.
  * - A child that exits is started again after a backoff: 250 ms, doubling with each exit in a row up
- *   to 5 s; a run of 10 s or more resets the row. A child that exits 5 times in a row without ever
+ *   to 5 s; a run of 10 s or more resets the row. A child that exits 3 times in a row without ever
  *   answering is `failed` and not started again (its log says why; `stack:stop` + `stack:start`
  *   retries). A child that does not answer within 60 s of its start is killed and counts as an exit.
  * - Every start, exit and restart is logged to the supervisor's log (its stdout) and to the child's
@@ -39,7 +39,7 @@ export interface SupervisorOptions {
   env: NodeJS.ProcessEnv;
 }
 
-export const restartPolicy = { initialDelayMs: 250, maxDelayMs: 5000, stableRunMs: 10_000, failedAfter: 5, readyTimeoutMs: 60_000 } as const;
+export const restartPolicy = { initialDelayMs: 250, maxDelayMs: 5000, stableRunMs: 10_000, failedAfter: 3, readyTimeoutMs: 60_000 } as const;
 
 export const logsDir = (stackDir: string) => join(stackDir, 'logs');
 export const logFile = (stackDir: string, name: string) => join(logsDir(stackDir), `${name}.log`);
