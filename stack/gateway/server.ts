@@ -1,8 +1,8 @@
 /**
  * What a service of the local stack is, and the HTTP server that runs services in-process.
  *
- * A service is a `ServiceFactory` in services.ts: given the configuration it boots and returns a
- * `GatewayService` that owns one path prefix. The supervisor runs each in a process of its own
+ * A service is a `ServiceFactory` named in services.ts: given the configuration it boots and returns
+ * a `GatewayService` that owns one path prefix. The supervisor runs each in a process of its own
  * (../supervisor/host.ts), where `createServiceServer` serves it on an internal loopback port, and
  * the gateway (proxy.ts) forwards that prefix to it. Tests that need a service with settings of
  * their own serve it the same way, in the test's process.
@@ -24,6 +24,9 @@ export interface GatewayService {
 }
 
 export type ServiceFactory = (config: StackConfig) => Promise<GatewayService>;
+
+/** A services list (services.ts): each service's name and how to load its factory. */
+export type ServiceList = Record<string, () => Promise<ServiceFactory>>;
 
 export const corsHeaders = {
   'access-control-allow-origin': '*',

@@ -1,9 +1,12 @@
 /**
- * The services mounted on the local API gateway, in the order their prefixes are matched.
- * Each entry is a factory in its own module; add one line per service.
+ * The services of the local stack. The supervisor runs each in a process of its own and the gateway
+ * forwards its prefix to it. One line per service: its name (in `stack:status`, /health and its log
+ * file) and how to load its `ServiceFactory`. Loading is lazy, so each process loads the code of the
+ * one service it runs and nothing else.
  */
-import { functionsService } from '../functions/host.ts';
-import { realtimeService } from '../realtime/service.ts';
-import type { ServiceFactory } from './server.ts';
+import type { ServiceList } from './server.ts';
 
-export const serviceFactories: ServiceFactory[] = [realtimeService, functionsService];
+export const services: ServiceList = {
+  realtime: () => import('../realtime/service.ts').then((module) => module.realtimeService),
+  functions: () => import('../functions/host.ts').then((module) => module.functionsService),
+};

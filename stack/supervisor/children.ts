@@ -1,36 +1,26 @@
 /**
  * What the supervisor runs: the gateway, then one host process per entry of the services list
- * (stack/gateway/services.ts, or a list a test names). Resolved by the command that starts the
- * supervisor, so the supervisor itself never loads a service's code.
+ * (stack/gateway/services.ts, or a list a test names). Reading the list loads no service's code.
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { StackConfig } from '../config.ts';
-import type { ServiceFactory } from '../gateway/server.ts';
+import type { ServiceList } from '../gateway/server.ts';
 import type { SupervisorPlan } from './main.ts';
 import type { ChildSpec } from './supervisor.ts';
 
 export const defaultServicesModule = (config: StackConfig) => join(config.projectRoot, 'stack', 'gateway', 'services.ts');
 
-/** A service's name before it answers: its factory's name without `Service` (`realtimeService` → realtime). */
-export function serviceLabel(factory: ServiceFactory, index: number): string {
-  const label = factory.name.replace(/Service$/, '');
-  return /^[A-Za-z][A-Za-z0-9_-]*$/.test(label) ? label : `service-${index}`;
-}
+/** Service names become file names and variable names: letters, digits, `-` and `_`. */
+const validName = /^[a-z][a-z0-9_-]*$/;
 
 export async function supervisorPlan(config: StackConfig, servicesModule = defaultServicesModule(config)): Promise<SupervisorPlan> {
   const module = resolve(servicesModule);
-  const { serviceFactories } = (await import(pathToFileURL(module).href)) as { serviceFactories: ServiceFactory[] };
+  const { services } = (await import(pathToFileURL(module).href)) as { services: ServiceList };
   const gateway: ChildSpec = { name: 'gateway', kind: 'gateway', entry: join(config.projectRoot, 'stack', 'gateway', 'main.ts'), args: [], loader: 'strip' };
-  const services = serviceFactories.map((factory, index): ChildSpec => ({
-    name: serviceLabel(factory, index),
-    kind: 'service',
-    entry: join(config.projectRoot, 'stack', 'supervisor', 'host.ts'),
-    args: [module, String(index)],
-    loader: 'tsx',
-  }));
-  const names = services.map((service) => service.name);
-  const twice = names.find((name, index) => names.indexOf(name) !== index);
-  if (twice !== undefined) throw new Error(`two services in ${module} are both called ${twice}`);
-  return { projectRoot: config.projectRoot, stackDir: config.stackDir, children: [gateway, ...services] };
+  const hosts = Object.keys(services).map((name): ChildSpec => {
+    if (!validName.test(name) || name === 'gateway' || name === 'supervisor') throw new Error(`${module}: a service cannot be called ${JSON.stringify(name)}`);
+    return { name, kind: 'service', entry: join(config.projectRoot, 'stack', 'supervisor', 'host.ts'), args: [module, name], loader: 'tsx' };
+  });
+  return { projectRoot: config.projectRoot, stackDir: config.stackDir, children: [gateway, ...hosts] };
 }

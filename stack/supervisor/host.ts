@@ -1,26 +1,26 @@
 /**
- * One service in a process of its own: `host.ts <services module> <index>` boots entry `index` of
- * that module's `serviceFactories` (../gateway/services.ts unless a test names another list), serves
- * it on a loopback port the kernel picks (so two stacks on one machine never collide) and tells the
- * supervisor that port over the IPC channel once it answers.
+ * One service in a process of its own: `host.ts <services module> <name>` loads that entry of the
+ * module's `services` (../gateway/services.ts unless a test names another list) and nothing else,
+ * serves it on a loopback port the kernel picks (so two stacks on one machine never collide) and
+ * tells the supervisor that port over the IPC channel once it answers.
  *
  * Stops on SIGTERM or SIGINT, and when the supervisor goes away (the IPC channel closes), closing the
  * service first (the functions host stops its Deno workers); in the latter case it also kills what is
- * left of its process group, since no supervisor will. A factory that fails makes the process
- * exit 1 with the factory's error in the service's log.
+ * left of its process group, since no supervisor will. A factory that fails makes the process exit 1
+ * with the factory's error in the service's log.
  */
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { report } from '../lib/errors.ts';
 import { loadConfig } from '../config.ts';
-import { createServiceServer, type GatewayService, type ServiceFactory } from '../gateway/server.ts';
+import { createServiceServer, type GatewayService, type ServiceList } from '../gateway/server.ts';
 import type { ReadyMessage } from './protocol.ts';
 
 async function main(): Promise<void> {
-  const [modulePath, indexText] = process.argv.slice(2);
-  const { serviceFactories } = (await import(pathToFileURL(modulePath!).href)) as { serviceFactories: ServiceFactory[] };
-  const factory = serviceFactories[Number(indexText)];
-  if (!factory) throw new Error(`no service ${indexText} in ${modulePath}`);
+  const [modulePath, name] = process.argv.slice(2);
+  const { services } = (await import(pathToFileURL(modulePath!).href)) as { services: ServiceList };
+  const load = Object.hasOwn(services, name!) ? services[name!] : undefined;
+  if (!load) throw new Error(`no service ${name} in ${modulePath}`);
   const config = loadConfig();
   let service: GatewayService | undefined;
   let server: Server | undefined;
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop());
   process.on('disconnect', () => void stop(true));
 
-  service = await factory(config);
+  service = await (await load())(config);
   const listening = createServiceServer([service]);
   // Longer than the gateway keeps an idle connection (proxy.ts), so the gateway never sends a
   // request on a connection this side is closing.
