@@ -13,9 +13,15 @@ import { createGateway } from './proxy.ts';
 async function main(): Promise<void> {
   const config = loadConfig();
   let services: ServiceStatus[] = [];
+  let routed: () => void = () => undefined;
+  const firstRoutes = new Promise<void>((resolve) => (routed = resolve));
   process.on('message', (message) => {
-    if (isRoutesMessage(message)) services = message.services;
+    if (!isRoutesMessage(message)) return;
+    services = message.services;
+    routed();
   });
+  // Listen only once the route table is here, so a restarted gateway never answers a known prefix 404.
+  if (process.send) await Promise.race([firstRoutes, new Promise((resolve) => setTimeout(resolve, 5000))]);
   const server = createGateway({ keys: config.keys, services: () => services, log: (line) => console.log(line) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

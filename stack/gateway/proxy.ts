@@ -7,7 +7,7 @@
  *   /health           every service and its state: 200 when all run, 503 otherwise
  *
  * Requests and answers are streamed both ways without buffering; a WebSocket upgrade is forwarded
- * and then piped byte for byte. Keys are translated as credentials.ts says. Every answer carries
+ * and then piped byte for byte. Requests get `X-Forwarded-For` / `-Host` / `-Proto`, as behind Kong. Keys are translated as credentials.ts says. Every answer carries
  * open CORS headers (those of the service win) and every preflight is answered here, as on the
  * platform. A path no service claims gets a JSON 404. A service that is down, restarting or failed
  * (or that goes away before answering) is answered at once `503 {"error":"service_unavailable"}`
@@ -41,16 +41,28 @@ function unavailableBody(name: string, state: string) {
   return { error: 'service_unavailable', message: `${name} is ${state === 'running' ? 'not answering' : state}; retry shortly`, service: name };
 }
 
-/** Raw header pairs of a message, without hop-by-hop ones and with `authorization` replaced. */
-function forwardHeaders(raw: string[], authorization: string | undefined, keepUpgrade = false): string[] {
+const forwardedFor = new Set(['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+
+/**
+ * Raw header pairs of a request as forwarded: without hop-by-hop ones, `authorization` replaced, and
+ * the `X-Forwarded-*` headers a proxy adds (the client's address appended, as Kong does).
+ */
+function forwardHeaders(request: IncomingMessage, authorization: string | undefined, keepUpgrade = false): string[] {
+  const raw = request.rawHeaders;
   const out: string[] = [];
+  const prior: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const key = raw[i]!.toLowerCase();
     if (key === 'authorization') continue;
+    if (key === 'x-forwarded-for') prior.push(raw[i + 1]!);
+    if (forwardedFor.has(key)) continue;
     if (hopByHop.has(key) && !(keepUpgrade && (key === 'connection' || key === 'upgrade'))) continue;
     out.push(raw[i]!, raw[i + 1]!);
   }
   if (authorization !== undefined) out.push('Authorization', authorization);
+  out.push('X-Forwarded-For', [...prior, request.socket.remoteAddress ?? '127.0.0.1'].join(', '));
+  out.push('X-Forwarded-Proto', 'http');
+  if (request.headers.host !== undefined) out.push('X-Forwarded-Host', request.headers.host);
   return out;
 }
 
@@ -125,7 +137,7 @@ export function createGateway(options: GatewayOptions): Server {
       agent,
       method: request.method,
       path: request.url,
-      headers: forwardHeaders(request.rawHeaders, given.authorization) as unknown as OutgoingHttpHeaders,
+      headers: forwardHeaders(request, given.authorization) as unknown as OutgoingHttpHeaders,
       setHost: false,
     });
     // Headers go out now, not with the first body chunk: the service may answer before the body ends.
@@ -170,7 +182,7 @@ export function createGateway(options: GatewayOptions): Server {
     let connected = false;
     upstream.on('connect', () => {
       connected = true;
-      const headers = forwardHeaders(request.rawHeaders, given.authorization, true);
+      const headers = forwardHeaders(request, given.authorization, true);
       const lines = [`${request.method} ${request.url} HTTP/1.1`];
       for (let i = 0; i + 1 < headers.length; i += 2) lines.push(`${headers[i]}: ${headers[i + 1]}`);
       upstream.write(`${lines.join('\r\n')}\r\n\r\n`);

@@ -186,6 +186,13 @@ describe('the proxy', () => {
     expect((await headersSeen({})).authorization).toBeUndefined();
   });
 
+  it('adds X-Forwarded-For, appending the client’s address to what came before, and -Host and -Proto', async () => {
+    const seen = await headersSeen({ 'x-forwarded-for': '203.0.113.7' });
+    expect(seen['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    expect(seen['x-forwarded-proto']).toBe('http');
+    expect(seen['x-forwarded-host']).toBe(new URL(base).host);
+  });
+
   it('refuses an sb_ key that is not the stack’s own with the platform’s 401, over HTTP and WebSocket', async () => {
     for (const headers of [{ apikey: 'sb_secret_totally-made-up' }, { authorization: 'Bearer sb_publishable_nope' }]) {
       const answer = await json('/echo/v1/headers', { headers });
