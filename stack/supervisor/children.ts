@@ -17,7 +17,8 @@ const validName = /^[a-z][a-z0-9_-]*$/;
 export async function supervisorPlan(config: StackConfig, servicesModule = defaultServicesModule(config)): Promise<SupervisorPlan> {
   const module = resolve(servicesModule);
   const { services } = (await import(pathToFileURL(module).href)) as { services: ServiceList };
-  const gateway: ChildSpec = { name: 'gateway', kind: 'gateway', entry: join(config.projectRoot, 'stack', 'gateway', 'main.ts'), args: [], loader: 'strip' };
+  const gatewayEntry = join(config.projectRoot, 'stack', 'gateway', 'main.ts');
+  const gateway: ChildSpec = { name: 'gateway', kind: 'gateway', entry: gatewayEntry, args: [], loader: 'transform' };
   const hosts = Object.keys(services).map((name): ChildSpec => {
     if (!validName.test(name) || name === 'gateway' || name === 'supervisor') throw new Error(`${module}: a service cannot be called ${JSON.stringify(name)}`);
     return { name, kind: 'service', entry: join(config.projectRoot, 'stack', 'supervisor', 'host.ts'), args: [module, name], loader: 'tsx' };
