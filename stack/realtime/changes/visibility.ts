@@ -42,10 +42,10 @@
  */
 import postgres, { type Sql } from 'postgres';
 import type { TableInfo } from './catalog.ts';
+import { isAnswer } from '../../lib/pg-errors.ts';
+import { identifier, literal } from '../../lib/postgres.ts';
+import { sleep } from '../../lib/sleep.ts';
 import { policyPredicate } from './policies.ts';
-
-export const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
-export const identifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** The key of a row: its primary key values as text, JSON-encoded. */
 export const rowKey = (values: unknown[]) => JSON.stringify(values.map((value) => (value === null || value === undefined ? null : String(value))));
@@ -171,7 +171,6 @@ interface Answer {
 }
 
 const RETRY_UNTIL_MS = 2000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Visibility {
   private readonly lanes: Lane[];
@@ -220,7 +219,10 @@ export class Visibility {
         answers = await this.ask(lane, subjectKey, group, pending, claims);
       } catch (error) {
         lane.subject = undefined;
-        if (isRefusal(error)) {
+        // Postgres answered for this check (no privilege, unknown role, a policy that raises, a value
+        // that is not of the key's type): not visible. Anything else (connection lost, server shutting
+        // down, too many connections) is not an answer, and the batch is retried.
+        if (isAnswer(error)) {
           this.warn(group, error as Error);
           return visible;
         }
@@ -291,14 +293,4 @@ export class Visibility {
   async close(): Promise<void> {
     await Promise.all(this.lanes.map((lane) => lane.sql.end({ timeout: 2 })));
   }
-}
-
-/**
- * An error Postgres answered for this check (no privilege, unknown role, a policy that raises,
- * a value that is not of the key's type): the rows are not visible to this subscriber. Anything
- * else (connection lost, server shutting down) is not an answer, and the batch is retried.
- */
-function isRefusal(error: unknown): boolean {
-  const code = (error as { code?: string }).code ?? '';
-  return /^(22|23|28|2[BD]|3F|42|P0)/.test(code);
 }
