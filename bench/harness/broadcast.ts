@@ -16,8 +16,7 @@ import { injectFault } from './faults.ts';
 import type { FaultKind, HarnessOptions } from './options.ts';
 import { type PhaseRow, summarize } from './stats.ts';
 import { SqlWriter, SyncClient, type Write } from './writers.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../../stack/lib/sleep.ts';
 
 interface Run {
   id: string;

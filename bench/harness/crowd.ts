@@ -14,9 +14,8 @@ import WebSocket from 'ws';
 import { createLocalUser } from '../../test-support/users.ts';
 import type { HarnessOptions, HarnessPath } from './options.ts';
 import { type PhaseRow, summarize } from './stats.ts';
-
-const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../../stack/lib/sleep.ts';
+import { literal } from '../../stack/lib/postgres.ts';
 
 type Path = Exclude<HarnessPath, 'both'>;
 const pathsOf = (path: HarnessPath): Path[] => (path === 'both' ? ['postgres_changes', 'broadcast'] : [path]);

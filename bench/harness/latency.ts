@@ -24,8 +24,8 @@ import { Floor } from './floor.ts';
 import { type FaultKind, type HarnessOptions, parseOptions } from './options.ts';
 import { type PhaseRow, summarize, table } from './stats.ts';
 import { SqlWriter, SyncClient, type Write } from './writers.ts';
+import { sleep } from '../../stack/lib/sleep.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (line: string) => console.error(`[harness] ${line}`);
 
 interface Run {

@@ -16,8 +16,7 @@ import type postgres from 'postgres';
 import { SupabaseMemoryService } from '../../client/SupabaseMemoryService.ts';
 import type { Device } from './devices.ts';
 import { type PhaseRow, summarize } from './stats.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../../stack/lib/sleep.ts';
 
 export interface OfflineSettings {
   offlineEdits: number;

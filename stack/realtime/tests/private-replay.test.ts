@@ -41,10 +41,12 @@ describe('broadcast replay', () => {
       .channel(syncTopic(ada), { config: { private: true, broadcast: { replay: { since, limit: 3 } } } })
       .on('broadcast', { event: '*' }, got.push);
     await subscribed(channel);
-    await got.waitFor((item) => (item.payload.record as { title: string }).title === 'five', 3000, 'the last replayed message');
-    await sleep(200);
-    expect(titles(got.items)).toEqual(['three', 'four', 'five']);
-    for (const item of got.items) expect(item.meta).toEqual({ replayed: true, id: item.payload.id });
+    // The replay is pushed right after the join reply, so a live message written now comes after all of it.
+    const marker = await insertConversation(sql, ada, 'marker');
+    await got.waitFor((item) => (item.payload.record as { id: string }).id === marker, 3000, 'the live marker');
+    expect(titles(got.items)).toEqual(['three', 'four', 'five', 'marker']);
+    for (const item of got.items.slice(0, 3)) expect(item.meta).toEqual({ replayed: true, id: item.payload.id });
+    expect(got.items[3]!.meta).toEqual({ id: got.items[3]!.payload.id });
   });
 
   it('caps `limit` at 25', async () => {
@@ -54,9 +56,10 @@ describe('broadcast replay', () => {
       .channel(syncTopic(ada), { config: { private: true, broadcast: { replay: { since, limit: 1000 } } } })
       .on('broadcast', { event: '*' }, got.push);
     await subscribed(channel);
-    await got.waitFor(() => got.items.length >= 25, 3000, '25 replayed messages');
-    await sleep(300);
-    expect(got.items.length).toBe(25);
+    const marker = await insertConversation(sql, ada, 'marker after the cap');
+    await got.waitFor((item) => (item.payload.record as { id: string }).id === marker, 3000, 'the live marker');
+    expect(got.items.filter((item) => item.meta?.replayed)).toHaveLength(25);
+    expect(got.items).toHaveLength(26);
   });
 
   it('replays nothing from the future, and live messages follow without the replay mark', async () => {
