@@ -1,27 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import type { Claims } from '../../identity/jwt.ts';
-import type { Catalog, TableInfo } from './catalog.ts';
+import type { Catalog } from './catalog.ts';
 import type { Transaction } from './changes.ts';
 import { type Binding, Dispatcher, type Subscriber } from './dispatcher.ts';
 import { parseFilter } from './filters.ts';
 import type { CheckGroup, Visibility } from './visibility.ts';
+import { testTable } from './test-support.ts';
 
-const table: TableInfo = {
-  schema: 'public',
-  table: 'notes',
-  rls: true,
-  columns: [
-    { name: 'id', type: 'int8' },
-    { name: 'user_id', type: 'uuid' },
-  ],
-  types: new Map([
+const table = testTable(
+  'public',
+  'notes',
+  [
     ['id', 'int8'],
     ['user_id', 'uuid'],
-  ]),
-  primaryKey: ['id'],
-  selectPolicies: [],
-  selectable: new Map([['authenticated', new Set(['id', 'user_id'])]]),
-};
+  ],
+  { selectable: new Map([['authenticated', new Set(['id', 'user_id'])]]) },
+);
 const catalog = { get: () => table, lookup: async () => table } as unknown as Catalog;
 
 const insert = (lsn: number, id: number, user: string): Transaction => ({

@@ -1,23 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { TableInfo } from './catalog.ts';
 import { deleteCheckStatement, LANE_SETTINGS, populateJson, rowCheckStatement, rowKey } from './visibility.ts';
+import { testTable } from './test-support.ts';
 
-const table: TableInfo = {
-  schema: 'public',
-  table: 'we"ird',
-  rls: true,
-  columns: [
-    { name: 'id', type: 'uuid' },
-    { name: 'n', type: 'int8' },
-  ],
-  types: new Map([
-    ['id', 'uuid'],
-    ['n', 'int8'],
-  ]),
-  primaryKey: ['id'],
-  selectPolicies: [],
-  selectable: new Map(),
-};
+const table = testTable('public', 'we"ird', [
+  ['id', 'uuid'],
+  ['n', 'int8'],
+]);
 
 describe('rowCheckStatement', () => {
   it('looks each key up by scalar equality in its own LATERAL subquery, values only as parameters', () => {
@@ -52,21 +40,16 @@ describe('rowCheckStatement', () => {
 
 describe('deleteCheckStatement', () => {
   it('builds the DELETE check from catalog policies over the old image, aliased as the table', () => {
-    const notes: TableInfo = {
-      ...table,
-      table: 'notes',
-      columns: [
-        { name: 'id', type: 'uuid' },
-        { name: 'user_id', type: 'uuid' },
-        { name: 'meta', type: 'jsonb' },
-      ],
-      types: new Map([
+    const notes = testTable(
+      'public',
+      'notes',
+      [
         ['id', 'uuid'],
         ['user_id', 'uuid'],
         ['meta', 'jsonb'],
-      ]),
-      selectPolicies: [{ name: 'own', permissive: true, roles: ['authenticated'], qual: '(user_id = ( SELECT auth.uid() AS uid))', reads: ['user_id'] }],
-    };
+      ],
+      { selectPolicies: [{ name: 'own', permissive: true, roles: ['authenticated'], qual: '(user_id = ( SELECT auth.uid() AS uid))', reads: ['user_id'] }] },
+    );
     const text = deleteCheckStatement(notes, 'authenticated');
     expect(text).toContain(`jsonb_to_recordset($1::text::jsonb)`);
     expect(text).toContain(`unnest($2::int8[])`);
