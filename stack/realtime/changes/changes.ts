@@ -121,7 +121,13 @@ export interface ChangeStreamDependencies {
 export function changeStreamDatabase(url: string): ChangeStreamDatabase {
   let sql: Sql | undefined;
   const client = () =>
-    (sql ??= postgres(url, { max: 1, idle_timeout: 0, connect_timeout: 5, connection: { application_name: 'virgil_realtime_publication' }, onnotice: () => undefined }));
+    (sql ??= postgres(url, {
+      max: 1,
+      idle_timeout: 0,
+      connect_timeout: 5,
+      connection: { application_name: 'virgil_realtime_publication' },
+      onnotice: () => undefined,
+    }));
   return {
     async publicationTables(publication) {
       const rows = await client()<TableRef[]>`

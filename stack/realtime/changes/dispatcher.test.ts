@@ -61,7 +61,8 @@ function gatedFirstVisibility(owner: Map<number, string>) {
     answered: 0,
     open,
     /** Resolves once `count` checks have started (or, `answered`, have answered). */
-    until: (what: 'checks' | 'answered', count: number) => new Promise<void>((resolve) => (fake[what] >= count ? resolve() : waiters.push({ what, count, resolve }))),
+    until: (what: 'checks' | 'answered', count: number) =>
+      new Promise<void>((resolve) => (fake[what] >= count ? resolve() : waiters.push({ what, count, resolve }))),
     async check(groups: CheckGroup[]) {
       fake.checks++;
       wake();

@@ -59,7 +59,11 @@ const cases: { name: string; vouching?: boolean; steps: Step[]; confirmable: big
     steps: [{ receive: 100n }, { receive: 200n }, { receive: 300n }, { ack: 200n }, { ack: 100n }],
     confirmable: 200n,
   },
-  { name: 'a keepalive while idle counts its walEnd as handled', steps: [{ receive: 100n }, { ack: 100n }, { keepalive: 300n, idle: true }], confirmable: 300n },
+  {
+    name: 'a keepalive while idle counts its walEnd as handled',
+    steps: [{ receive: 100n }, { ack: 100n }, { keepalive: 300n, idle: true }],
+    confirmable: 300n,
+  },
   { name: 'a keepalive never lowers what was handled', steps: [{ receive: 400n }, { ack: 400n }, { keepalive: 300n, idle: true }], confirmable: 400n },
   {
     name: 'a keepalive while a transaction is in flight counts for nothing, even after it is acknowledged',
