@@ -10,15 +10,15 @@ const table = testTable('public', 'we"ird', [
 describe('rowCheckStatement', () => {
   it('looks each key up by scalar equality in its own LATERAL subquery, values only as parameters', () => {
     const text = rowCheckStatement(table);
-    expect(text).toContain(`from unnest($1::text[]) with ordinality as k(k1, n)`);
-    expect(text).toContain(`cross join lateral (select from "public"."we""ird" t where t."id" = k.k1::"uuid" limit 1) v`);
+    expect(text).toContain(`from unnest($1::text[]::"uuid"[]) with ordinality as k(k1, n)`);
+    expect(text).toContain(`cross join lateral (select from "public"."we""ird" t where t."id" = k.k1 limit 1) v`);
     // The xids, role and claims follow the key arrays; nothing is inlined.
     expect(text).toContain('unnest($2::int8[])');
     expect(text).toContain(`current_user = $3::text and pg_catalog.current_setting('request.jwt.claims', true) = $4::text`);
     expect(text).not.toMatch(/ any\(| in \(/);
     const composite = rowCheckStatement({ ...table, primaryKey: ['id', 'n'] });
-    expect(composite).toContain(`unnest($1::text[], $2::text[]) with ordinality as k(k1, k2, n)`);
-    expect(composite).toContain(`t."id" = k.k1::"uuid" and t."n" = k.k2::"int8" limit 1`);
+    expect(composite).toContain(`unnest($1::text[]::"uuid"[], $2::text[]::"int8"[]) with ordinality as k(k1, k2, n)`);
+    expect(composite).toContain(`t."id" = k.k1 and t."n" = k.k2 limit 1`);
     expect(composite).toContain('unnest($3::int8[])');
   });
 

@@ -82,13 +82,16 @@ const subject = (role: number, claims: number) => `(current_user = $${role}::tex
  * (the 1-based positions of the visible rows among the keys), `subject` (ran as that role with
  * those claims). Each key is looked up by its own LATERAL subquery with `limit 1`, which the
  * planner can neither flatten nor turn into a join: it is planned once as a lookup of one key by
- * scalar equality, which the primary key's unique index always wins.
+ * scalar equality, which the primary key's unique index always wins. The keys are cast to the
+ * column's type before they are unnested, so the lookup compares the column with a value of its
+ * own type: a cast inside the comparison is not leakproof, and PostgreSQL (15.20 and later) then
+ * keeps it out of the index condition on a table with RLS, reading through another index instead.
  */
 export function rowCheckStatement(table: TableInfo): string {
   const n = table.primaryKey.length;
   const columns = table.primaryKey.map((_, i) => `k${i + 1}`);
-  const key = table.primaryKey.map((name, i) => `t.${identifier(name)} = k.${columns[i]}::${identifier(table.types.get(name) ?? 'text')}`).join(' and ');
-  const arrays = table.primaryKey.map((_, i) => `$${i + 1}::text[]`).join(', ');
+  const key = table.primaryKey.map((name, i) => `t.${identifier(name)} = k.${columns[i]}`).join(' and ');
+  const arrays = table.primaryKey.map((name, i) => `$${i + 1}::text[]::${identifier(table.types.get(name) ?? 'text')}[]`).join(', ');
   return (
     `select not exists (select from unnest($${n + 1}::int8[]) as x(xid) where not ${widened('x.xid')}) as seen,` +
     ` array(select k.n from unnest(${arrays}) with ordinality as k(${columns.join(', ')}, n)` +
