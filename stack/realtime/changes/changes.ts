@@ -20,10 +20,10 @@
  * reading before a reading that found the list unchanged), so a table added to the publication
  * loses none of its changes, even across a restart at that very moment.
  *
- * Lifecycle: `start` connects and keeps reconnecting (100 ms doubling to 2 s) when PostgreSQL
- * restarts or the connection drops; `close` ends the walsender so `stack:stop` never leaves it
- * behind. Transactions already delivered before a reconnect are skipped by LSN when the server
- * replays them.
+ * Lifecycle: the replication session (../replication.ts) connects and keeps reconnecting (100 ms
+ * doubling to 2 s) when PostgreSQL restarts or the connection drops; `close` ends the walsender so
+ * `stack:stop` never leaves it behind. Which position may be confirmed is the ledger's (ledger.ts):
+ * transactions already delivered before a reconnect are skipped by LSN when the server replays them.
  */
 import postgres, { type Sql } from 'postgres';
 import { literal } from '../../lib/postgres.ts';
