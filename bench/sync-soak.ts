@@ -31,6 +31,7 @@ import type { PushResult, SyncItem } from '../supabase/functions/_shared/sync-pr
 import { pushUntilAnswered } from '../test-support/sync-device.ts';
 import { faultKinds, killFunctionsHost, restartPostgres, type FaultKind } from '../test-support/sync-faults.ts';
 import { percentile, table } from './stats.ts';
+import { sleep } from '../stack/lib/sleep.ts';
 
 function option(name: string): string | undefined {
   const at = process.argv.indexOf(`--${name}`);
@@ -192,7 +193,7 @@ async function runDevice(d: number, user: LocalUser, until: number, rows: Map<st
             if ((error as Error).message.startsWith('pull refused')) throw error;
             answers.noAnswer += 1;
           }
-          await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 300));
+          await sleep(200 + Math.random() * 300);
         }
       });
       cursor = page.cursor;
@@ -232,7 +233,7 @@ async function main(): Promise<number> {
     await pushUntilAnswered([conversation('ben-c'), message('ben-m', 'ben-c', 'Ben, alone')], { functionsUrl, token: ben.token });
     const benBefore = await sql`select local_id, version, content from public.messages where user_id = ${ben.id} order by local_id`;
     for (let d = 0; d < deviceCount; d += 1) clients.push(subscribe(ada));
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(1000);
 
     if (fault && fault !== 'disconnect') {
       faultTimer = setInterval(() => {
@@ -248,7 +249,7 @@ async function main(): Promise<number> {
     await Promise.all(models.map((rows, d) => runDevice(d, ada, until, rows)));
     const elapsed = (performance.now() - t0) / 1000;
     clearInterval(faultTimer);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(1000);
 
     // The end check.
     const expected = new Map(models.flatMap((rows) => [...rows]));

@@ -139,7 +139,7 @@ export class Collector<T> {
   }
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep } from '../stack/lib/sleep.ts';
 
 /** Runs `work` in a transaction as role authenticated with the user's claims, as PostgREST would. */
 export function asUser<T>(sql: Sql, user: LocalUser, work: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {

@@ -5,6 +5,7 @@
  * fault was answered 503 with Retry-After, never 500, and that no 4xx was ever given to a good batch.
  */
 import type { PushResult, SyncItem } from '../supabase/functions/_shared/sync-protocol.ts';
+import { sleep } from '../stack/lib/sleep.ts';
 
 export interface FailedAttempt {
   /** HTTP status, or 0 when no answer came (connection refused or reset, or the device hung up). */
@@ -27,8 +28,6 @@ export interface PushOptions {
   /** Hang up the first `hangUps` attempts right after sending them (the `disconnect` fault). */
   hangUps?: number;
 }
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function pushUntilAnswered(items: SyncItem[], options: PushOptions): Promise<Pushed> {
   const deadline = Date.now() + (options.deadlineMs ?? 60_000);
@@ -53,11 +52,11 @@ export async function pushUntilAnswered(items: SyncItem[], options: PushOptions)
       }
       failures.push({ status: response.status, retryAfter: response.headers.get('retry-after'), body: text.slice(0, 300) });
       if (response.status < 500) throw new Error(`sync refused a good batch: ${response.status} ${text.slice(0, 300)}`);
-      await pause(Math.min(Number(response.headers.get('retry-after') ?? '0.2') * 1000, 1000) * (0.5 + Math.random() / 2));
+      await sleep(Math.min(Number(response.headers.get('retry-after') ?? '0.2') * 1000, 1000) * (0.5 + Math.random() / 2));
     } catch (error) {
       if ((error as Error).message.startsWith('sync refused')) throw error;
       failures.push({ status: 0, retryAfter: null, body: hangUp ? 'hung up' : String((error as Error).message) });
-      await pause(100 + Math.random() * 200);
+      await sleep(100 + Math.random() * 200);
     }
     if (Date.now() > deadline) throw new Error(`no answer within the deadline after ${attempt} attempts: ${JSON.stringify(failures.slice(-3))}`);
   }

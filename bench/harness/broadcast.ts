@@ -16,8 +16,7 @@ import { injectFault } from './faults.ts';
 import type { FaultKind, HarnessOptions } from './options.ts';
 import { type PhaseRow, summarize } from './stats.ts';
 import { SqlWriter, SyncClient, type Write } from './writers.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { committedRate, drain, orderViolations, paced, settleAmbiguous, tally, untilDue, untilResubscribed } from './phase.ts';
 
 interface Run {
   id: string;
@@ -69,41 +68,8 @@ function listen(device: Device, topic: string, onMessage: (message: ChangeMessag
   });
 }
 
-async function drain(run: Run, seqs: number[], ms: number): Promise<void> {
-  let last = run.arrival.length;
-  let quietSince = performance.now();
-  while (seqs.some((seq) => run.writes.get(seq)?.committedAt !== undefined && !run.received.has(seq))) {
-    await sleep(20);
-    if (run.arrival.length !== last) {
-      last = run.arrival.length;
-      quietSince = performance.now();
-    } else if (performance.now() - quietSince > ms) return;
-  }
-}
-
 function row(run: Run, phase: string, seqs: number[], leaksBefore: number, extra: Partial<PhaseRow> = {}): PhaseRow {
-  const delays: number[] = [];
-  let lost = 0;
-  let duplicates = 0;
-  let written = 0;
-  let order = 0;
-  const position = new Map<number, number>();
-  run.arrival.forEach((seq, i) => position.has(seq) || position.set(seq, i));
-  const byWriter = new Map<number, number[]>();
-  for (const seq of seqs) {
-    const write = run.writes.get(seq)!;
-    if (write.committedAt === undefined) continue;
-    written++;
-    const receipts = run.received.get(seq);
-    if (!receipts) {
-      lost++;
-      continue;
-    }
-    duplicates += receipts.length - 1;
-    delays.push(Math.max(0, receipts[0]! - write.committedAt));
-    byWriter.set(write.writer, [...(byWriter.get(write.writer) ?? []), seq]);
-  }
-  for (const list of byWriter.values()) for (let i = 1; i < list.length; i++) if (position.get(list[i]!)! < position.get(list[i - 1]!)!) order++;
+  const { written, lost, duplicates, delays } = tally(run, seqs, (write, at) => at - write.committedAt);
   return {
     phase,
     targetRate: null,
@@ -112,7 +78,7 @@ function row(run: Run, phase: string, seqs: number[], leaksBefore: number, extra
     received: delays.length,
     lost,
     duplicates,
-    orderViolations: order,
+    orderViolations: orderViolations(run, seqs),
     leaksToC: run.leaks - leaksBefore,
     latency: summarize(delays),
     clock: 'writer COMMIT return → B',
@@ -123,24 +89,13 @@ function row(run: Run, phase: string, seqs: number[], leaksBefore: number, extra
 async function ratePhase(run: Run, rate: number): Promise<PhaseRow> {
   const leaks = run.leaks;
   const seqs: number[] = [];
-  const total = Math.round(rate * run.options.stepSeconds);
-  const pending: Promise<void>[] = [];
-  const start = performance.now();
-  let inFlight = 0;
-  for (let i = 0; i < total; i++) {
-    const wait = start + (i * 1000) / rate - performance.now();
-    if (wait > 1) await sleep(wait);
-    while (inFlight >= 64) await sleep(1);
+  const elapsed = await paced(Math.round(rate * run.options.stepSeconds), 1000 / rate, 64, () => {
     const write = newWrite(run);
     seqs.push(write.seq);
-    inFlight++;
-    pending.push(run.writer.write(write, run.id).finally(() => inFlight--));
-  }
-  await Promise.all(pending);
-  const elapsed = (performance.now() - start) / 1000;
+    return run.writer.write(write, run.id);
+  });
   await drain(run, seqs, 5000);
-  const committed = seqs.filter((seq) => run.writes.get(seq)!.committedAt !== undefined).length;
-  return row(run, `broadcast: rate ${rate}/s (SQL inserts, private topic)`, seqs, leaks, { targetRate: rate, achievedRate: committed / elapsed });
+  return row(run, `broadcast: rate ${rate}/s (SQL inserts, private topic)`, seqs, leaks, { targetRate: rate, achievedRate: committedRate(run, seqs, elapsed) });
 }
 
 async function faultPhase(run: Run, kind: FaultKind, admin: postgres.Sql): Promise<PhaseRow> {
@@ -152,8 +107,7 @@ async function faultPhase(run: Run, kind: FaultKind, admin: postgres.Sql): Promi
   let fault: Promise<void> | undefined;
   const start = performance.now();
   for (let i = 0; i < 300; i++) {
-    const wait = start + i * 20 - performance.now();
-    if (wait > 1) await sleep(wait);
+    await untilDue(start, i, 20);
     if (i === 100) fault = injectFault(kind, run.options, run.b, (line) => console.error(`[harness] ${line}`)).catch(() => undefined);
     const write = newWrite(run);
     seqs.push(write.seq);
@@ -161,17 +115,8 @@ async function faultPhase(run: Run, kind: FaultKind, admin: postgres.Sql): Promi
   }
   await Promise.all(pending);
   await fault;
-  for (const seq of seqs) {
-    const write = run.writes.get(seq)!;
-    if (write.ambiguous) {
-      const found = await admin`select 1 from public.memories where local_id = ${write.localId}`.catch(() => []);
-      if (found.length > 0) write.committedAt = performance.now();
-    }
-  }
-  const deadline = performance.now() + 30_000;
-  const since = () => run.bStatus.slice(statusMark);
-  const rejoined = () => !since().some((s) => s !== 'SUBSCRIBED') || since().lastIndexOf('SUBSCRIBED') > since().findIndex((s) => s !== 'SUBSCRIBED');
-  while (performance.now() < deadline && !rejoined()) await sleep(50);
+  await settleAmbiguous(run, seqs, admin);
+  await untilResubscribed(run.bStatus, statusMark);
   await drain(run, seqs, 2000);
   const caughtUp = new Set<number>();
   let how = 'sync pull';

@@ -14,9 +14,9 @@ import WebSocket from 'ws';
 import { createLocalUser } from '../../test-support/users.ts';
 import type { HarnessOptions, HarnessPath } from './options.ts';
 import { type PhaseRow, summarize } from './stats.ts';
-
-const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { untilDue } from './phase.ts';
+import { sleep } from '../../stack/lib/sleep.ts';
+import { literal } from '../../stack/lib/postgres.ts';
 
 type Path = Exclude<HarnessPath, 'both'>;
 const pathsOf = (path: HarnessPath): Path[] => (path === 'both' ? ['postgres_changes', 'broadcast'] : [path]);
@@ -92,9 +92,7 @@ export async function crowdPhase(options: HarnessOptions, log: (line: string) =>
   const start = performance.now();
   const pending: Promise<void>[] = [];
   for (let seq = 0; seq < total; seq++) {
-    const due = start + (seq * 1000) / options.crowdRate;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
+    await untilDue(start, seq, 1000 / options.crowdRate);
     const user = users[Math.floor(Math.random() * users.length)]!;
     const claims = JSON.stringify({ sub: user.id, role: 'authenticated', aud: 'authenticated' });
     pending.push(

@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { SyncClient } from '../../client/sync-client.ts';
 import { createLocalUser } from '../../test-support/users.ts';
 import type { HarnessOptions } from './options.ts';
+import { sleep } from '../../stack/lib/sleep.ts';
 
 export interface HarnessUser {
   id: string;
@@ -156,7 +157,7 @@ export async function watchTables(
     const deadline = performance.now() + 15_000;
     while (device.client.state.get() !== 'connected') {
       if (performance.now() > deadline) throw new Error(`${device.name}: the device client did not connect within 15 s`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
     onStatus('SUBSCRIBED');
     return undefined;

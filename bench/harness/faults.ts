@@ -9,6 +9,7 @@ import { startDatabase, stopDatabase } from '../../stack/db/database.ts';
 import { startStack, stopServices } from '../../stack/stack.ts';
 import type { Device } from './devices.ts';
 import type { FaultKind, HarnessOptions } from './options.ts';
+import { sleep } from '../../stack/lib/sleep.ts';
 
 export async function injectFault(kind: FaultKind, options: HarnessOptions, victim: Device, log: (line: string) => void): Promise<void> {
   switch (kind) {
@@ -32,7 +33,7 @@ export async function injectFault(kind: FaultKind, options: HarnessOptions, vict
         } catch (error) {
           if (attempt >= 5) throw error;
           log(`starting PostgreSQL again failed (${(error as Error).message.split('\n')[0]}); retrying`);
-          await new Promise((resolve) => setTimeout(resolve, 1000));
+          await sleep(1000);
         }
       }
     }

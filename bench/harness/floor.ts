@@ -24,8 +24,7 @@ import { CpuMeter } from './cpu.ts';
 import type { HarnessOptions } from './options.ts';
 import { type PhaseRow, type Summary, summarize } from './stats.ts';
 import type { Write } from './writers.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../../stack/lib/sleep.ts';
 
 export interface FloorRow {
   phase: string;

@@ -24,8 +24,9 @@ import { Floor } from './floor.ts';
 import { type FaultKind, type HarnessOptions, parseOptions } from './options.ts';
 import { type PhaseRow, summarize, table } from './stats.ts';
 import { SqlWriter, SyncClient, type Write } from './writers.ts';
+import { committedRate, drain, orderViolations, paced, settleAmbiguous, tally, untilDue, untilResubscribed } from './phase.ts';
+import { sleep } from '../../stack/lib/sleep.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (line: string) => console.error(`[harness] ${line}`);
 
 interface Run {
@@ -63,57 +64,8 @@ function newWrite(run: Run): Write {
   return write;
 }
 
-/** Waits until every committed write of `seqs` reached B, or `ms` passed since the last arrival. */
-async function drain(run: Run, seqs: number[], ms: number): Promise<void> {
-  let last = run.arrival.length;
-  let quietSince = performance.now();
-  while (seqs.some((seq) => run.writes.get(seq)?.committedAt !== undefined && !run.received.has(seq))) {
-    await sleep(20);
-    if (run.arrival.length !== last) {
-      last = run.arrival.length;
-      quietSince = performance.now();
-    } else if (performance.now() - quietSince > ms) return;
-  }
-}
-
-function orderViolations(run: Run, seqs: number[]): number {
-  const position = new Map<number, number>();
-  run.arrival.forEach((seq, i) => position.has(seq) || position.set(seq, i));
-  let violations = 0;
-  const byWriter = new Map<number, number[]>();
-  for (const seq of seqs) {
-    const write = run.writes.get(seq)!;
-    if (write.committedAt === undefined || !position.has(seq)) continue;
-    byWriter.set(write.writer, [...(byWriter.get(write.writer) ?? []), seq]);
-  }
-  // Writes of one connection commit in sequence order, so they must arrive in that order.
-  for (const list of byWriter.values()) {
-    list.sort((x, y) => x - y);
-    for (let i = 1; i < list.length; i++) if (position.get(list[i]!)! < position.get(list[i - 1]!)!) violations++;
-  }
-  return violations;
-}
-
 function phaseRow(run: Run, phase: string, seqs: number[], extra: Partial<PhaseRow> & { clock: string }, leaksBefore: number, delayOf?: (write: Write, receipt: Receipt) => number): PhaseRow {
-  const delays: number[] = [];
-  let lost = 0;
-  let duplicates = 0;
-  let early = 0;
-  let written = 0;
-  for (const seq of seqs) {
-    const write = run.writes.get(seq)!;
-    if (write.committedAt === undefined) continue;
-    written++;
-    const receipts = run.received.get(seq);
-    if (!receipts) {
-      lost++;
-      continue;
-    }
-    duplicates += receipts.length - 1;
-    const delay = delayOf ? delayOf(write, receipts[0]!) : receipts[0]!.at - write.committedAt;
-    if (delay < 0) early++;
-    delays.push(Math.max(0, delay));
-  }
+  const { written, lost, duplicates, early, delays } = tally(run, seqs, (write, first) => (delayOf ? delayOf(write, first) : first.at - write.committedAt));
   return {
     phase,
     targetRate: null,
@@ -146,29 +98,18 @@ async function idlePhase(run: Run): Promise<PhaseRow> {
 async function ratePhase(run: Run, rate: number): Promise<PhaseRow> {
   const leaks = run.leaks.length;
   const seqs: number[] = [];
-  const total = Math.round(rate * run.options.stepSeconds);
-  const pending: Promise<void>[] = [];
-  const start = performance.now();
-  let inFlight = 0;
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-    while (inFlight >= 64) await sleep(1);
+  const elapsed = await paced(Math.round(rate * run.options.stepSeconds), 1000 / rate, 64, (i) => {
     const write = newWrite(run);
     seqs.push(write.seq);
     // One in five writes updates a row this phase inserted and saw committed; the rest insert.
     const committedInserts = i % 5 === 4 ? seqs.filter((seq) => run.writes.get(seq)!.committedAt !== undefined && !run.writes.get(seq)!.isUpdate) : [];
     const updateOf = committedInserts.length > 0 ? run.writes.get(committedInserts[committedInserts.length - 1 - Math.floor(Math.random() * Math.min(3, committedInserts.length))]!)!.localId : undefined;
     if (updateOf) write.isUpdate = true;
-    inFlight++;
-    pending.push(run.writer!.write(write, run.id, updateOf).finally(() => inFlight--));
-  }
-  await Promise.all(pending);
-  const elapsed = (performance.now() - start) / 1000;
+    return run.writer!.write(write, run.id, updateOf);
+  });
   await drain(run, seqs, 5000);
-  const committed = seqs.filter((seq) => run.writes.get(seq)!.committedAt !== undefined).length;
-  return phaseRow(run, `rate ${rate}/s (SQL, 1 in 5 an UPDATE)`, seqs, { clock: 'writer COMMIT return → B', targetRate: rate, achievedRate: committed / elapsed }, leaks);
+  const achievedRate = committedRate(run, seqs, elapsed);
+  return phaseRow(run, `rate ${rate}/s (SQL, 1 in 5 an UPDATE)`, seqs, { clock: 'writer COMMIT return → B', targetRate: rate, achievedRate }, leaks);
 }
 
 /** `changes` per second as transactions of `perCommit` inserts each, for `stepSeconds`. */
@@ -176,27 +117,17 @@ async function throughputPhase(run: Run, changes: number, perCommit: number): Pr
   const leaks = run.leaks.length;
   const seqs: number[] = [];
   const commits = Math.round((changes / perCommit) * run.options.stepSeconds);
-  const pending: Promise<void>[] = [];
-  const start = performance.now();
-  let inFlight = 0;
-  for (let i = 0; i < commits; i++) {
-    const wait = start + (i * 1000 * perCommit) / changes - performance.now();
-    if (wait > 1) await sleep(wait);
-    while (inFlight >= 16) await sleep(1);
+  const elapsed = await paced(commits, (1000 * perCommit) / changes, 16, () => {
     const batch = Array.from({ length: perCommit }, () => newWrite(run));
     seqs.push(...batch.map((write) => write.seq));
-    inFlight++;
-    pending.push(run.writer!.writeBatch(batch, run.id).finally(() => inFlight--));
-  }
-  await Promise.all(pending);
-  const elapsed = (performance.now() - start) / 1000;
+    return run.writer!.writeBatch(batch, run.id);
+  });
   await drain(run, seqs, 5000);
-  const committed = seqs.filter((seq) => run.writes.get(seq)!.committedAt !== undefined).length;
   return phaseRow(
     run,
     `throughput ${changes} changes/s (${perCommit} per commit)`,
     seqs,
-    { clock: 'writer COMMIT return → B', targetRate: changes, achievedRate: committed / elapsed, note: 'A subscribed too (two devices)' },
+    { clock: 'writer COMMIT return → B', targetRate: changes, achievedRate: committedRate(run, seqs, elapsed), note: 'A subscribed too (two devices)' },
     leaks,
   );
 }
@@ -231,8 +162,7 @@ async function faultPhase(run: Run, kind: FaultKind, admin: postgres.Sql | undef
   let fault: Promise<void> | undefined;
   const start = performance.now();
   for (let i = 0; i < 300; i++) {
-    const wait = start + i * 20 - performance.now();
-    if (wait > 1) await sleep(wait);
+    await untilDue(start, i, 20);
     if (i === 100) fault = injectFault(kind, run.options, run.b, log).catch((error: Error) => log(`fault ${kind} failed: ${error.message}`));
     const write = newWrite(run);
     seqs.push(write.seq);
@@ -240,18 +170,8 @@ async function faultPhase(run: Run, kind: FaultKind, admin: postgres.Sql | undef
   }
   await Promise.all(pending);
   await fault;
-  // Writes whose COMMIT reply was lost: the database says whether they happened.
-  for (const seq of seqs) {
-    const write = run.writes.get(seq)!;
-    if (write.ambiguous && admin) {
-      const found = await admin`select 1 from public.memories where local_id = ${write.localId}`.catch(() => []);
-      if (found.length > 0) write.committedAt = performance.now();
-    }
-  }
-  // B reconnects with backoff and rejoins by itself; wait until it is subscribed again.
-  const deadline = performance.now() + 30_000;
-  const resubscribed = () => run.bStatus.slice(statusMark).lastIndexOf('SUBSCRIBED') > run.bStatus.slice(statusMark).findIndex((s) => s !== 'SUBSCRIBED');
-  while (performance.now() < deadline && !(run.bStatus.slice(statusMark).some((s) => s !== 'SUBSCRIBED') ? resubscribed() : true)) await sleep(50);
+  if (admin) await settleAmbiguous(run, seqs, admin);
+  await untilResubscribed(run.bStatus, statusMark);
   await drain(run, seqs, 2000);
   // Catch up: B's client pulled from its cursor after resubscribing; what B's store holds counts.
   const caughtUp = new Set<number>();

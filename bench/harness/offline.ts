@@ -16,8 +16,8 @@ import type postgres from 'postgres';
 import { SupabaseMemoryService } from '../../client/SupabaseMemoryService.ts';
 import type { Device } from './devices.ts';
 import { type PhaseRow, summarize } from './stats.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { untilDue } from './phase.ts';
+import { sleep } from '../../stack/lib/sleep.ts';
 
 export interface OfflineSettings {
   offlineEdits: number;
@@ -140,8 +140,7 @@ async function randomDisconnects(a: Device, b: Device, run: string, settings: Of
   const keys: string[] = [];
   const start = performance.now();
   for (let i = 0; i < settings.disconnectEdits; i++) {
-    const wait = start + i * 5 - performance.now();
-    if (wait > 1) await sleep(wait);
+    await untilDue(start, i, 5);
     while (moments.length > 0 && performance.now() - start >= moments[0]!) {
       moments.shift();
       injected.push(disconnect(kinds[settings.disconnects - moments.length - 1]!, a, b));

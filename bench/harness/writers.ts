@@ -14,6 +14,8 @@
  */
 import postgres, { type Sql } from 'postgres';
 import type { HarnessUser } from './devices.ts';
+import { isAnswer } from '../../stack/lib/pg-errors.ts';
+import { literal } from '../../stack/lib/postgres.ts';
 
 export interface Write {
   seq: number;
@@ -28,8 +30,6 @@ export interface Write {
   /** A failure after which the commit may or may not have happened (resolved later by lookup). */
   ambiguous?: boolean;
 }
-
-const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 export class SqlWriter {
   private readonly pools: Sql[];
@@ -66,9 +66,9 @@ export class SqlWriter {
       write.committedAt = at;
     } catch (error) {
       write.failed = (error as Error).message;
-      const code = (error as { code?: string }).code ?? '';
-      // A lost connection may have lost the COMMIT reply, not the commit.
-      write.ambiguous = !/^(22|23|42)/.test(code);
+      // PostgreSQL refused the statement: nothing was written. A lost connection may have lost the
+      // COMMIT reply, not the commit.
+      write.ambiguous = !isAnswer(error);
     }
   }
 

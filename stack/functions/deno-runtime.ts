@@ -17,7 +17,14 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const denoBinary = (projectRoot: string) => join(projectRoot, 'node_modules', '.bin', 'deno');
+/**
+ * The Deno executable the npm package installed, run directly: its `.bin/deno` is a node script that
+ * spawns it, and a function host killed with SIGKILL would leave that child running, unseen.
+ */
+export const denoBinary = (projectRoot: string) => {
+  const executable = join(projectRoot, 'node_modules', 'deno', 'deno');
+  return existsSync(executable) ? executable : join(projectRoot, 'node_modules', '.bin', 'deno');
+};
 /** The functions' own config, as deployed (and as `deno check` reads it). */
 export const denoConfig = (projectRoot: string) => join(projectRoot, 'supabase', 'functions', 'deno.json');
 /** Where the local runtime config and Deno's cache live: inside node_modules, so a fresh clone starts empty. */

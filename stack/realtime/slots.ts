@@ -4,6 +4,7 @@
  * earlier gateway left behind, made anew when the server removed their WAL, and let go of on close.
  */
 import postgres from 'postgres';
+import { sleep } from '../lib/sleep.ts';
 
 /**
  * Creates the slot unless it exists. A walsender of an earlier gateway that died without closing
@@ -19,7 +20,7 @@ export async function ensureSlot(url: string, slot: string, log: (line: string) 
       select active_pid, wal_status from pg_catalog.pg_replication_slots where slot_name = ${slot}`;
     if (found?.active_pid != null) {
       await sql`select pg_catalog.pg_terminate_backend(${found.active_pid})`;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
     if (found?.wal_status === 'lost') {
       await sql`select pg_catalog.pg_drop_replication_slot(${slot})`;
@@ -45,7 +46,7 @@ export async function slotReleased(url: string, slot: string): Promise<void> {
     while (Date.now() < deadline) {
       const rows = await sql`select 1 from pg_catalog.pg_replication_slots where slot_name = ${slot} and active_pid is not null`;
       if (rows.length === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await sleep(25);
     }
   } catch {
     // The database is going away: nothing holds the slot for long then.

@@ -14,9 +14,7 @@
  * before dying, unconfirmed, can come again, with the same `meta.id`). `supabase db reset` leaves the
  * realtime schema in place (it belongs to supabase_admin), so the stream simply carries on.
  */
-import type { Duplex } from 'node:stream';
-import postgres, { type Sql } from 'postgres';
-import { ensureSlot, slotReleased } from '../slots.ts';
+import { type Replication, ReplicationSession, type ReplicationSessionOptions } from '../replication.ts';
 
 export interface DatabaseMessage {
   id: string;
@@ -49,8 +47,6 @@ interface Wal2JsonRecord {
   columns?: Wal2JsonColumn[];
 }
 
-const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
-
 /** One row of realtime.messages (any partition) as wal2json gives it; undefined for a probe-less row. */
 export function toMessage(columns: Wal2JsonColumn[]): DatabaseMessage | undefined {
   const row = Object.fromEntries(columns.map((column) => [column.name, column]));
@@ -71,98 +67,50 @@ export function toMessage(columns: Wal2JsonColumn[]): DatabaseMessage | undefine
 }
 
 export class BroadcastStream {
-  private sql: Sql | undefined;
-  private stream: Duplex | undefined;
-  private closed = false;
+  private readonly session: Replication;
   private open: DatabaseMessage[] | undefined;
   private delivered = 0n;
   private confirmed = 0n;
-  private retryMs = 100;
-  private reconnecting = false;
   private statusTimer: NodeJS.Timeout | undefined;
-  connected = false;
 
-  constructor(private readonly options: BroadcastStreamOptions) {}
+  constructor(
+    private readonly options: BroadcastStreamOptions,
+    session: (options: ReplicationSessionOptions) => Replication = (sessionOptions) => new ReplicationSession(sessionOptions),
+  ) {
+    this.session = session({
+      url: options.url,
+      slot: options.slot,
+      slotKind: 'permanent',
+      applicationName: 'virgil_realtime_broadcast',
+      name: 'broadcast stream',
+      note: 'broadcast from database',
+      pluginOptions: () => `"format-version" '2', "include-transaction" '1', "add-tables" 'realtime.*', "actions" 'insert'`,
+      onXLogData: (message) => this.onRecord(JSON.parse(message.data.toString('utf8')) as Wal2JsonRecord, message.start),
+      onKeepalive: (walEnd, replyRequested) => {
+        // With no transaction open, everything up to walEnd has been handled.
+        if (this.open === undefined && walEnd > this.confirmed) this.confirmed = walEnd;
+        if (replyRequested) this.sendStatus();
+      },
+      onStreaming: () => {
+        this.open = undefined;
+      },
+      log: options.log,
+    });
+  }
+
+  get connected(): boolean {
+    return this.session.connected;
+  }
 
   start(): void {
     this.statusTimer = setInterval(() => this.sendStatus(), 1000);
-    void this.connect();
+    this.session.start();
   }
 
   async close(): Promise<void> {
-    this.closed = true;
     clearInterval(this.statusTimer);
     this.sendStatus();
-    await this.disconnect();
-    await slotReleased(this.options.url, this.options.slot);
-  }
-
-  private async disconnect(): Promise<void> {
-    const { sql, stream } = this;
-    this.sql = undefined;
-    this.stream = undefined;
-    this.connected = false;
-    stream?.destroy();
-    await sql?.end({ timeout: 1 }).catch(() => undefined);
-  }
-
-  private async connect(): Promise<void> {
-    if (this.closed) return;
-    try {
-      await ensureSlot(this.options.url, this.options.slot, this.options.log);
-      const sql = postgres(this.options.url, {
-        max: 1,
-        fetch_types: false,
-        idle_timeout: 0,
-        max_lifetime: null,
-        connection: { replication: 'database', application_name: 'virgil_realtime_broadcast' },
-        onnotice: () => undefined,
-      });
-      this.sql = sql;
-      const stream = (await sql
-        .unsafe(`START_REPLICATION SLOT ${this.options.slot} LOGICAL 0/0 ("format-version" '2', "include-transaction" '1', "add-tables" 'realtime.*', "actions" 'insert')`)
-        .writable()) as unknown as Duplex;
-      if (this.closed) {
-        // close() ran while we were connecting: let go of the slot at once.
-        stream.destroy();
-        await sql.end({ timeout: 1 }).catch(() => undefined);
-        return;
-      }
-      this.stream = stream;
-      this.open = undefined;
-      this.connected = true;
-      this.retryMs = 100;
-      this.options.log(`[realtime] streaming slot ${this.options.slot} (broadcast from database)`);
-      stream.on('data', (data: Buffer) => this.onData(data));
-      stream.on('error', (error: Error) => this.options.log(`[realtime] broadcast stream error: ${error.message}`));
-      stream.on('close', () => void this.reconnect());
-    } catch (error) {
-      this.options.log(`[realtime] broadcast stream not connected: ${(error as Error).message}`);
-      await this.reconnect();
-    }
-  }
-
-  private async reconnect(): Promise<void> {
-    if (this.closed || this.reconnecting) return;
-    this.reconnecting = true;
-    await this.disconnect();
-    await new Promise((resolve) => setTimeout(resolve, this.retryMs));
-    this.retryMs = Math.min(this.retryMs * 2, 2000);
-    this.reconnecting = false;
-    await this.connect();
-  }
-
-
-  private onData(data: Buffer): void {
-    if (data[0] === 0x77) {
-      const lsn = data.readBigUInt64BE(1);
-      this.onRecord(JSON.parse(data.toString('utf8', 25)) as Wal2JsonRecord, lsn);
-    } else if (data[0] === 0x6b) {
-      // Keepalive: with no transaction open, everything up to walEnd has been handled.
-      const walEnd = data.readBigUInt64BE(1);
-      if (this.open === undefined && walEnd > this.confirmed) this.confirmed = walEnd;
-      if (data[17]) this.sendStatus();
-    }
+    await this.session.close();
   }
 
   private onRecord(record: Wal2JsonRecord, lsn: bigint): void {
@@ -185,15 +133,6 @@ export class BroadcastStream {
 
   /** Standby status update: the last delivered position is written, flushed and applied. */
   private sendStatus(): void {
-    const stream = this.stream;
-    if (!stream || !this.connected || this.confirmed === 0n) return;
-    const message = Buffer.alloc(34);
-    message[0] = 0x72;
-    message.writeBigUInt64BE(this.confirmed, 1);
-    message.writeBigUInt64BE(this.confirmed, 9);
-    message.writeBigUInt64BE(this.confirmed, 17);
-    message.writeBigUInt64BE(BigInt(Date.now() - PG_EPOCH_MS) * 1000n, 25);
-    message[33] = 0;
-    stream.write(message);
+    this.session.confirm(this.confirmed);
   }
 }

@@ -20,14 +20,15 @@
  * reading before a reading that found the list unchanged), so a table added to the publication
  * loses none of its changes, even across a restart at that very moment.
  *
- * Lifecycle: `start` connects and keeps reconnecting (100 ms doubling to 2 s) when PostgreSQL
- * restarts or the connection drops; `close` ends the walsender so `stack:stop` never leaves it
- * behind. Transactions already delivered before a reconnect are skipped by LSN when the server
- * replays them.
+ * Lifecycle: the replication session (../replication.ts) connects and keeps reconnecting (100 ms
+ * doubling to 2 s) when PostgreSQL restarts or the connection drops; `close` ends the walsender so
+ * `stack:stop` never leaves it behind. Which position may be confirmed is the ledger's (ledger.ts):
+ * transactions already delivered before a reconnect are skipped by LSN when the server replays them.
  */
-import type { Duplex } from 'node:stream';
 import postgres, { type Sql } from 'postgres';
-import { ensureSlot, slotReleased } from '../slots.ts';
+import { literal } from '../../lib/postgres.ts';
+import { type Replication, ReplicationSession, type ReplicationSessionOptions } from '../replication.ts';
+import { ConfirmationLedger } from './ledger.ts';
 
 export interface ColumnValue {
   name: string;
@@ -77,9 +78,6 @@ export interface ChangeStreamOptions {
   debug?: boolean;
 }
 
-const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
-const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
-
 export const formatLsn = (lsn: bigint) => `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
 
 interface Wal2JsonRecord {
@@ -105,51 +103,102 @@ export function addTablesOption(tables: { schema: string; table: string }[]): st
   return tables.map(({ schema, table }) => `${escape(schema)}.${escape(table)}`).join(',');
 }
 
+
+/** The database as the stream reads it besides its replication session (a fake in unit tests). */
+export interface ChangeStreamDatabase {
+  /** The publication's tables, sorted. */
+  publicationTables(publication: string): Promise<TableRef[]>;
+  /** Resolves when the database answers a query. */
+  ping(): Promise<void>;
+  end(): Promise<void>;
+}
+
+export interface ChangeStreamDependencies {
+  database: ChangeStreamDatabase;
+  /** Opens the replication session the stream reads from. */
+  session(options: ReplicationSessionOptions): Replication;
+}
+
+/** A one-connection client for short queries (reading the publication), opened on first use. */
+export function changeStreamDatabase(url: string): ChangeStreamDatabase {
+  let sql: Sql | undefined;
+  const client = () =>
+    (sql ??= postgres(url, {
+      max: 1,
+      idle_timeout: 0,
+      connect_timeout: 5,
+      connection: { application_name: 'virgil_realtime_publication' },
+      onnotice: () => undefined,
+    }));
+  return {
+    async publicationTables(publication) {
+      const rows = await client()<TableRef[]>`
+        select schemaname as schema, tablename as table from pg_catalog.pg_publication_tables
+         where pubname = ${publication} order by 1, 2`;
+      return rows.map(({ schema, table }) => ({ schema, table }));
+    },
+    async ping() {
+      await client()`select 1`;
+    },
+    async end() {
+      await sql?.end({ timeout: 1 }).catch(() => undefined);
+    },
+  };
+}
+
+const tableKey = (list: TableRef[]) => list.map((t) => `${t.schema}.${t.table}`).join(',');
+
 export class ChangeStream {
-  private sql: Sql | undefined;
-  private stream: Duplex | undefined;
+  private readonly session: Replication;
+  private readonly database: ChangeStreamDatabase;
+  private readonly ledger: ConfirmationLedger;
   private closed = false;
   private open: Transaction | undefined;
-  /** Highest LSN handed to subscribers; replays at or below it are skipped. */
-  private delivered = 0n;
-  private acknowledged = 0n;
-  /** LSNs of transactions received on this connection and not yet acknowledged. */
-  private readonly inFlight = new Set<bigint>();
   private statusTimer: NodeJS.Timeout | undefined;
-  private retryMs = 100;
-  connected = false;
   /** The tables decoded (with `publication`), as the current stream was started with. */
   private tables: TableRef[] | undefined;
-  /** A short-lived-query connection for reading the publication. */
-  private admin: Sql | undefined;
-  /** Highest LSN received (commit, or walEnd while idle). */
-  private position = 0n;
-  /** Highest LSN the publication's readings have vouched for; nothing above it is confirmed. */
-  private ceiling = 0n;
-  /** The position at the previous reading, vouched for by the next one that finds no change. */
-  private candidate = 0n;
   private verifying = false;
-  /** After the publication gained tables: transactions up to `upTo` bring only those tables. */
-  private replay: { upTo: bigint; known: Set<string> } | undefined;
 
-  constructor(private readonly options: ChangeStreamOptions) {}
+  constructor(
+    private readonly options: ChangeStreamOptions,
+    dependencies: Partial<ChangeStreamDependencies> = {},
+  ) {
+    this.ledger = new ConfirmationLedger(options.publication !== undefined);
+    this.database = dependencies.database ?? changeStreamDatabase(options.url);
+    const session = dependencies.session ?? ((sessionOptions: ReplicationSessionOptions) => new ReplicationSession(sessionOptions));
+    this.session = session({
+      url: options.url,
+      slot: options.slot,
+      slotKind: 'permanent',
+      applicationName: 'virgil_realtime',
+      name: 'change stream',
+      pluginOptions: () => this.pluginOptions(),
+      onXLogData: (message) => this.onRecord(JSON.parse(message.data.toString('utf8')) as Wal2JsonRecord, message.start),
+      onKeepalive: (walEnd, replyRequested) => this.onKeepalive(walEnd, replyRequested),
+      onStreaming: () => {
+        this.open = undefined;
+        this.ledger.streaming();
+      },
+      // Whatever was received but not delivered will be sent again by the server.
+      onRestart: () => this.ledger.restarted(),
+      log: options.log,
+    });
+  }
+
+  get connected(): boolean {
+    return this.session.connected;
+  }
 
   start(): void {
     this.statusTimer = setInterval(() => void this.verify().finally(() => this.sendStatus()), 1000);
-    void this.connect();
+    this.session.start();
   }
 
-  private publicationSql(): Sql {
-    this.admin ??= postgres(this.options.url, { max: 1, idle_timeout: 0, connect_timeout: 5, connection: { application_name: 'virgil_realtime_publication' }, onnotice: () => undefined });
-    return this.admin;
-  }
-
-  /** The publication's tables, sorted. */
-  private async readPublication(): Promise<TableRef[]> {
-    const rows = await this.publicationSql()<TableRef[]>`
-      select schemaname as schema, tablename as table from pg_catalog.pg_publication_tables
-       where pubname = ${this.options.publication!} order by 1, 2`;
-    return rows.map(({ schema, table }) => ({ schema, table }));
+  /** START_REPLICATION's options; with a publication, read now: the stream decodes only its tables. */
+  private async pluginOptions(): Promise<string> {
+    if (this.options.publication !== undefined) this.tables = await this.database.publicationTables(this.options.publication);
+    const filter = this.tables === undefined ? '' : `, "add-tables" ${literal(addTablesOption(this.tables))}`;
+    return `"format-version" '2', "include-timestamp" '1', "include-transaction" '1', "include-xids" '1', "actions" 'insert,update,delete'${filter}`;
   }
 
   /**
@@ -161,30 +210,22 @@ export class ChangeStream {
     if (this.options.publication === undefined || this.verifying || !this.connected || this.tables === undefined) return;
     this.verifying = true;
     try {
-      const position = this.position;
-      const tables = await this.readPublication();
-      const key = (list: TableRef[]) => list.map((t) => `${t.schema}.${t.table}`).join(',');
-      if (key(tables) === key(this.tables)) {
-        if (this.replay === undefined) {
-          if (this.candidate > this.ceiling) this.ceiling = this.candidate;
-          this.candidate = position;
-        }
+      const position = this.ledger.readingPosition;
+      const tables = await this.database.publicationTables(this.options.publication);
+      if (tableKey(tables) === tableKey(this.tables)) {
+        this.ledger.unchanged(position);
         return;
       }
-      this.options.log(`[realtime] the publication changed (${key(tables) || 'no tables'}); streaming again`);
-      const known = new Set(this.tables.map((t) => `${t.schema}.${t.table}`));
-      // Earlier replays still pending: keep only the tables every list had.
-      if (this.replay) for (const name of [...known]) if (!this.replay.known.has(name)) known.delete(name);
-      this.replay = { upTo: this.position > (this.replay?.upTo ?? 0n) ? this.position : this.replay!.upTo, known };
-      this.candidate = this.ceiling;
-      await this.reconnect();
+      this.options.log(`[realtime] the publication changed (${tableKey(tables) || 'no tables'}); streaming again`);
+      this.ledger.changed(new Set(this.tables.map((t) => `${t.schema}.${t.table}`)));
+      await this.session.reconnect();
     } catch {
       // The database cannot be read: nothing new is vouched for. If it is shutting down, its
       // walsender waits for us to confirm all it sent, which we cannot vouch for now: hang up (as
       // answer() does), so the shutdown is not held until wal_sender_timeout.
       if (!this.closed && this.connected) {
         this.options.log('[realtime] the database cannot be read; hanging up the change stream until it is back');
-        void this.reconnect();
+        void this.session.reconnect();
       }
     } finally {
       this.verifying = false;
@@ -193,9 +234,7 @@ export class ChangeStream {
 
   /** Marks a transaction as handed to every subscriber; its LSN may now be confirmed. */
   acknowledge(transaction: Transaction): void {
-    this.inFlight.delete(transaction.lsn);
-    if (transaction.lsn > this.delivered) this.delivered = transaction.lsn;
-    if (transaction.lsn > this.acknowledged) this.acknowledged = transaction.lsn;
+    this.ledger.acknowledge(transaction.lsn);
   }
 
   async close(): Promise<void> {
@@ -205,98 +244,21 @@ export class ChangeStream {
     await this.verify();
     this.closed = true;
     this.sendStatus();
-    await this.disconnect();
-    await slotReleased(this.options.url, this.options.slot);
-    await this.admin?.end({ timeout: 1 }).catch(() => undefined);
+    await this.session.close();
+    await this.database.end();
   }
 
-
-  private async disconnect(): Promise<void> {
-    const { sql, stream } = this;
-    this.sql = undefined;
-    this.stream = undefined;
-    this.connected = false;
-    stream?.destroy();
-    await sql?.end({ timeout: 1 }).catch(() => undefined);
-  }
-
-  private async connect(): Promise<void> {
-    if (this.closed) return;
-    try {
-      await ensureSlot(this.options.url, this.options.slot, this.options.log);
-      if (this.options.publication !== undefined) this.tables = await this.readPublication();
-      const filter = this.tables === undefined ? '' : `, "add-tables" ${literal(addTablesOption(this.tables))}`;
-      const sql = postgres(this.options.url, {
-        max: 1,
-        fetch_types: false,
-        idle_timeout: 0,
-        max_lifetime: null,
-        connection: { replication: 'database', application_name: 'virgil_realtime' },
-        onnotice: () => undefined,
-      });
-      this.sql = sql;
-      // For START_REPLICATION postgres.js hands back its CopyBoth stream: a Duplex, typed as Writable.
-      const stream = (await sql
-        .unsafe(
-          `START_REPLICATION SLOT ${this.options.slot} LOGICAL 0/0 ("format-version" '2', "include-timestamp" '1', "include-transaction" '1', "include-xids" '1', "actions" 'insert,update,delete'${filter})`,
-        )
-        .writable()) as unknown as Duplex;
-      if (this.closed) {
-        // close() ran while we were connecting: let go of the slot at once.
-        stream.destroy();
-        await sql.end({ timeout: 1 }).catch(() => undefined);
-        return;
-      }
-      this.stream = stream;
-      this.open = undefined;
-      this.connected = true;
-      this.retryMs = 100;
-      this.options.log(`[realtime] streaming slot ${this.options.slot}`);
-      stream.on('data', (data: Buffer) => this.onData(data));
-      stream.on('error', (error: Error) => this.options.log(`[realtime] change stream error: ${error.message}`));
-      stream.on('close', () => void this.reconnect());
-    } catch (error) {
-      this.options.log(`[realtime] change stream not connected: ${(error as Error).message}`);
-      await this.reconnect();
-    }
-  }
-
-  private reconnecting = false;
-  private async reconnect(): Promise<void> {
-    if (this.closed || this.reconnecting) return;
-    this.reconnecting = true;
-    await this.disconnect();
-    // Whatever was received but not delivered will be sent again by the server.
-    this.inFlight.clear();
-    await new Promise((resolve) => setTimeout(resolve, this.retryMs));
-    this.retryMs = Math.min(this.retryMs * 2, 2000);
-    this.reconnecting = false;
-    await this.connect();
-  }
-
-
-  private onData(data: Buffer): void {
-    if (data[0] === 0x77) {
-      // XLogData: 'w', dataStart (8), walEnd (8), sendTime (8), then one wal2json document.
-      const lsn = data.readBigUInt64BE(1);
-      this.onRecord(JSON.parse(data.toString('utf8', 25)) as Wal2JsonRecord, lsn);
-    } else if (data[0] === 0x6b) {
-      // Primary keepalive: 'k', walEnd (8), sendTime (8), replyRequested (1). With nothing
-      // outstanding, everything up to walEnd has been handled and may be confirmed.
-      const walEnd = data.readBigUInt64BE(1);
-      const idle = this.inFlight.size === 0 && this.open === undefined;
-      if (idle) {
-        if (walEnd > this.acknowledged) this.acknowledged = walEnd;
-        if (walEnd > this.position) this.position = walEnd;
-      }
-      if (data[17]) void this.answer(walEnd, idle);
-    }
+  /** A primary keepalive: with nothing outstanding, everything up to walEnd has been handled. */
+  private onKeepalive(walEnd: bigint, replyRequested: boolean): void {
+    const idle = this.ledger.keepalive(walEnd);
+    if (replyRequested) void this.answer(walEnd, idle);
   }
 
   private onRecord(record: Wal2JsonRecord, lsn: bigint): void {
     switch (record.action) {
       case 'B':
         this.open = { lsn: 0n, xid: record.xid ?? 0, commitTimestamp: record.timestamp ?? '', changes: [] };
+        this.ledger.begin();
         return;
       case 'C': {
         const transaction = this.open;
@@ -306,18 +268,15 @@ export class ChangeStream {
         if (this.options.debug) {
           this.options.log(`[realtime] tx ${formatLsn(lsn)} ${transaction.changes.map((c) => `${c.type} ${c.table}`).join(', ')}`);
         }
-        if (this.replay && lsn <= this.replay.upTo) {
+        const admission = this.ledger.commit(lsn);
+        if (admission.kind === 'skip') return; // replayed after a reconnect; already delivered
+        if (admission.kind === 'supplement') {
           // Decoded again for tables the publication gained: only their changes are new.
-          const known = this.replay.known;
-          transaction.changes = transaction.changes.filter((change) => !known.has(`${change.schema}.${change.table}`));
+          transaction.changes = transaction.changes.filter((change) => !admission.known.has(`${change.schema}.${change.table}`));
           if (transaction.changes.length === 0) return;
           transaction.supplement = true;
-        } else {
-          this.replay = undefined;
-          if (lsn > this.position) this.position = lsn;
-          if (lsn <= this.delivered) return; // replayed after a reconnect; already delivered
         }
-        this.inFlight.add(lsn);
+        this.ledger.handedOver(lsn);
         this.options.onTransaction(transaction);
         return;
       }
@@ -349,40 +308,20 @@ export class ChangeStream {
   private async answer(walEnd: bigint, idle: boolean): Promise<void> {
     let tables: TableRef[] | undefined;
     try {
-      if (this.options.publication !== undefined) tables = await this.readPublication();
-      else if (!idle) await this.publicationSql()`select 1`;
+      if (this.options.publication !== undefined) tables = await this.database.publicationTables(this.options.publication);
+      else if (!idle) await this.database.ping();
     } catch {
       if (this.closed || !this.connected) return;
       this.options.log('[realtime] the database is going away; hanging up the change stream until it is back');
-      await this.reconnect();
+      await this.session.reconnect();
       return;
     }
-    const key = (list: TableRef[]) => list.map((t) => `${t.schema}.${t.table}`).join(',');
-    const unchanged = tables === undefined || key(tables) === key(this.tables ?? []);
-    if (idle && unchanged && this.replay === undefined && this.inFlight.size === 0 && this.open === undefined && walEnd > this.ceiling) this.ceiling = walEnd;
+    this.ledger.answered(walEnd, idle, tables === undefined || tableKey(tables) === tableKey(this.tables ?? []));
     this.sendStatus();
   }
 
-  /** What may be confirmed: acknowledged, below anything still in flight, and (publication) vouched for. */
-  private confirmable(): bigint {
-    let lsn = this.acknowledged;
-    for (const pending of this.inFlight) if (pending - 1n < lsn) lsn = pending - 1n;
-    if (this.options.publication !== undefined && this.ceiling < lsn) lsn = this.ceiling;
-    return lsn;
-  }
-
-  /** Standby status update: write = flush = apply = the confirmable LSN. */
+  /** Standby status update: write = flush = apply = what the ledger says may be confirmed. */
   private sendStatus(): void {
-    const stream = this.stream;
-    const lsn = this.confirmable();
-    if (!stream || !this.connected || lsn <= 0n) return;
-    const message = Buffer.alloc(34);
-    message[0] = 0x72; // 'r'
-    message.writeBigUInt64BE(lsn, 1);
-    message.writeBigUInt64BE(lsn, 9);
-    message.writeBigUInt64BE(lsn, 17);
-    message.writeBigUInt64BE(BigInt(Date.now() - PG_EPOCH_MS) * 1000n, 25);
-    message[33] = 0;
-    stream.write(message);
+    this.session.confirm(this.ledger.confirmable());
   }
 }

@@ -1,27 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import type { Claims } from '../../identity/jwt.ts';
-import type { Catalog, TableInfo } from './catalog.ts';
+import type { Catalog } from './catalog.ts';
 import type { Transaction } from './changes.ts';
 import { type Binding, Dispatcher, type Subscriber } from './dispatcher.ts';
 import { parseFilter } from './filters.ts';
 import type { CheckGroup, Visibility } from './visibility.ts';
+import { testTable } from './test-support.ts';
 
-const table: TableInfo = {
-  schema: 'public',
-  table: 'notes',
-  rls: true,
-  columns: [
-    { name: 'id', type: 'int8' },
-    { name: 'user_id', type: 'uuid' },
-  ],
-  types: new Map([
+const table = testTable(
+  'public',
+  'notes',
+  [
     ['id', 'int8'],
     ['user_id', 'uuid'],
-  ]),
-  primaryKey: ['id'],
-  selectPolicies: [],
-  selectable: new Map([['authenticated', new Set(['id', 'user_id'])]]),
-};
+  ],
+  { selectable: new Map([['authenticated', new Set(['id', 'user_id'])]]) },
+);
 const catalog = { get: () => table, lookup: async () => table } as unknown as Catalog;
 
 const insert = (lsn: number, id: number, user: string): Transaction => ({
@@ -53,19 +47,32 @@ function subscriber(user: string, filter?: string): Subscriber & { got: number[]
   };
 }
 
-/** RLS as a fake: each user sees the ids of their rows; the first check answers last. */
-function slowFirstVisibility(owner: Map<number, string>): Visibility & { checks: number } {
-  let calls = 0;
+/**
+ * RLS as a fake: each user sees the ids of their rows. The first check answers only when the test
+ * opens `gate`; `answered` counts the checks that have answered.
+ */
+function gatedFirstVisibility(owner: Map<number, string>) {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const waiters: { what: 'checks' | 'answered'; count: number; resolve: () => void }[] = [];
+  const wake = () => waiters.filter((w) => fake[w.what] >= w.count).forEach((waiter) => waiter.resolve());
   const fake = {
     checks: 0,
+    answered: 0,
+    open,
+    /** Resolves once `count` checks have started (or, `answered`, have answered). */
+    until: (what: 'checks' | 'answered', count: number) =>
+      new Promise<void>((resolve) => (fake[what] >= count ? resolve() : waiters.push({ what, count, resolve }))),
     async check(groups: CheckGroup[]) {
       fake.checks++;
-      const delay = calls++ === 0 ? 60 : 1;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      wake();
+      if (fake.checks === 1) await gate;
+      fake.answered++;
+      wake();
       return groups.map((group) => new Set(group.items.filter((item) => owner.get(Number(item.image.id)) === (group.claims as Claims).sub).map((item) => item.key)));
     },
   };
-  return fake as unknown as Visibility & { checks: number };
+  return fake;
 }
 
 describe('Dispatcher', () => {
@@ -75,20 +82,22 @@ describe('Dispatcher', () => {
       [2, 'ada'],
       [3, 'ada'],
     ]);
-    const visibility = slowFirstVisibility(owner);
+    const visibility = gatedFirstVisibility(owner);
     const acknowledged: bigint[] = [];
-    const dispatcher = new Dispatcher(catalog, visibility, (transaction) => acknowledged.push(transaction.lsn), () => undefined);
+    const dispatcher = new Dispatcher(catalog, visibility as unknown as Visibility, (transaction) => acknowledged.push(transaction.lsn), () => undefined);
     const ada = subscriber('ada');
     dispatcher.subscribe(ada);
+    // Each transaction its own batch: the next is enqueued once the one before is being checked.
     dispatcher.enqueue(insert(10, 1, 'ada'));
-    await new Promise((resolve) => setTimeout(resolve, 5)); // the first batch is now being checked
+    await visibility.until('checks', 1);
     dispatcher.enqueue(insert(20, 2, 'ada'));
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await visibility.until('checks', 2);
     dispatcher.enqueue(insert(30, 3, 'ada'));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    // The later batches were checked (answered) before the first one answered ...
+    // The later batches are checked (answered) while the first one still waits ...
+    await visibility.until('answered', 2);
     expect(visibility.checks).toBe(3);
     expect(ada.got).toEqual([]);
+    visibility.open();
     await dispatcher.idle();
     // ... and nothing overtook it.
     expect(ada.got).toEqual([1, 2, 3]);
@@ -100,7 +109,9 @@ describe('Dispatcher', () => {
       [1, 'ada'],
       [2, 'ben'],
     ]);
-    const dispatcher = new Dispatcher(catalog, slowFirstVisibility(owner), () => undefined, () => undefined);
+    const visibility = gatedFirstVisibility(owner);
+    visibility.open();
+    const dispatcher = new Dispatcher(catalog, visibility as unknown as Visibility, () => undefined, () => undefined);
     const ada = subscriber('ada', 'user_id=eq.ada');
     const adaAll = subscriber('ada');
     const benNeq = subscriber('ben', 'user_id=neq.ada');

@@ -43,6 +43,7 @@ import { type Condition, exactKey, matches } from './filters.ts';
 import { checkableOn } from './policies.ts';
 import { changeData, commitTimestamp, images, primaryKeyOf, unauthorizedData } from './records.ts';
 import { type CheckGroup, rowKey, type Visibility } from './visibility.ts';
+import { sleep } from '../../lib/sleep.ts';
 
 export interface Binding {
   id: number;
@@ -201,7 +202,7 @@ export class Dispatcher {
 
   /** Resolves when everything enqueued so far was sent (tests). */
   async idle(): Promise<void> {
-    while (this.pending.length > 0 || this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (this.pending.length > 0 || this.inFlight > 0) await sleep(5);
   }
 
   private flush(): void {
@@ -246,7 +247,7 @@ export class Dispatcher {
         return { planned, visible: new Map(entries.map(([key], i) => [key, sets[i]!])) };
       } catch (error) {
         this.log(`[realtime] RLS checks failed, retrying the batch: ${(error as Error).message}`);
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        await sleep(RETRY_MS);
       }
     }
   }

@@ -1,28 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { TableInfo } from './catalog.ts';
 import type { Change } from './changes.ts';
 import { changeData, commitTimestamp, jsonValue, unauthorizedData } from './records.ts';
+import { testTable } from './test-support.ts';
 
-const table: TableInfo = {
-  schema: 'public',
-  table: 'memories',
-  rls: true,
-  columns: [
-    { name: 'id', type: 'uuid' },
-    { name: 'content', type: 'text' },
-    { name: 'meta', type: 'jsonb' },
-    { name: 'at', type: 'timestamptz' },
-  ],
-  types: new Map([
-    ['id', 'uuid'],
-    ['content', 'text'],
-    ['meta', 'jsonb'],
-    ['at', 'timestamptz'],
-  ]),
-  primaryKey: ['id'],
-  selectPolicies: [],
-  selectable: new Map(),
-};
+const table = testTable('public', 'memories', [
+  ['id', 'uuid'],
+  ['content', 'text'],
+  ['meta', 'jsonb'],
+  ['at', 'timestamptz'],
+]);
 const row = [
   { name: 'id', type: 'uuid', value: 'u1' },
   { name: 'content', type: 'text', value: 'x' },

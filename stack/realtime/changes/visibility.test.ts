@@ -1,36 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import type { TableInfo } from './catalog.ts';
-import { deleteCheckStatement, identifier, LANE_SETTINGS, literal, populateJson, rowCheckStatement, rowKey } from './visibility.ts';
+import { deleteCheckStatement, LANE_SETTINGS, populateJson, rowCheckStatement, rowKey } from './visibility.ts';
+import { testTable } from './test-support.ts';
 
-const table: TableInfo = {
-  schema: 'public',
-  table: 'we"ird',
-  rls: true,
-  columns: [
-    { name: 'id', type: 'uuid' },
-    { name: 'n', type: 'int8' },
-  ],
-  types: new Map([
-    ['id', 'uuid'],
-    ['n', 'int8'],
-  ]),
-  primaryKey: ['id'],
-  selectPolicies: [],
-  selectable: new Map(),
-};
+const table = testTable('public', 'we"ird', [
+  ['id', 'uuid'],
+  ['n', 'int8'],
+]);
 
 describe('rowCheckStatement', () => {
   it('looks each key up by scalar equality in its own LATERAL subquery, values only as parameters', () => {
     const text = rowCheckStatement(table);
-    expect(text).toContain(`from unnest($1::text[]) with ordinality as k(k1, n)`);
-    expect(text).toContain(`cross join lateral (select from "public"."we""ird" t where t."id" = k.k1::"uuid" limit 1) v`);
+    expect(text).toContain(`from unnest($1::text[]::"uuid"[]) with ordinality as k(k1, n)`);
+    expect(text).toContain(`cross join lateral (select from "public"."we""ird" t where t."id" = k.k1 limit 1) v`);
     // The xids, role and claims follow the key arrays; nothing is inlined.
     expect(text).toContain('unnest($2::int8[])');
     expect(text).toContain(`current_user = $3::text and pg_catalog.current_setting('request.jwt.claims', true) = $4::text`);
     expect(text).not.toMatch(/ any\(| in \(/);
     const composite = rowCheckStatement({ ...table, primaryKey: ['id', 'n'] });
-    expect(composite).toContain(`unnest($1::text[], $2::text[]) with ordinality as k(k1, k2, n)`);
-    expect(composite).toContain(`t."id" = k.k1::"uuid" and t."n" = k.k2::"int8" limit 1`);
+    expect(composite).toContain(`unnest($1::text[]::"uuid"[], $2::text[]::"int8"[]) with ordinality as k(k1, k2, n)`);
+    expect(composite).toContain(`t."id" = k.k1 and t."n" = k.k2 limit 1`);
     expect(composite).toContain('unnest($3::int8[])');
   });
 
@@ -45,30 +33,23 @@ describe('rowCheckStatement', () => {
     expect(LANE_SETTINGS).toMatchObject({ default_transaction_read_only: true, enable_seqscan: 'off', enable_bitmapscan: 'off', jit: 'off' });
   });
 
-  it('helpers double their quote characters', () => {
-    expect(literal("it's")).toBe("'it''s'");
-    expect(identifier('a"b')).toBe('"a""b"');
+  it('keys rows by their primary key values as text', () => {
     expect(rowKey([1, 'x', null])).toBe('["1","x",null]');
   });
 });
 
 describe('deleteCheckStatement', () => {
   it('builds the DELETE check from catalog policies over the old image, aliased as the table', () => {
-    const notes: TableInfo = {
-      ...table,
-      table: 'notes',
-      columns: [
-        { name: 'id', type: 'uuid' },
-        { name: 'user_id', type: 'uuid' },
-        { name: 'meta', type: 'jsonb' },
-      ],
-      types: new Map([
+    const notes = testTable(
+      'public',
+      'notes',
+      [
         ['id', 'uuid'],
         ['user_id', 'uuid'],
         ['meta', 'jsonb'],
-      ]),
-      selectPolicies: [{ name: 'own', permissive: true, roles: ['authenticated'], qual: '(user_id = ( SELECT auth.uid() AS uid))', reads: ['user_id'] }],
-    };
+      ],
+      { selectPolicies: [{ name: 'own', permissive: true, roles: ['authenticated'], qual: '(user_id = ( SELECT auth.uid() AS uid))', reads: ['user_id'] }] },
+    );
     const text = deleteCheckStatement(notes, 'authenticated');
     expect(text).toContain(`jsonb_to_recordset($1::text::jsonb)`);
     expect(text).toContain(`unnest($2::int8[])`);

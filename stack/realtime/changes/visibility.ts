@@ -42,10 +42,10 @@
  */
 import postgres, { type Sql } from 'postgres';
 import type { TableInfo } from './catalog.ts';
+import { isAnswer } from '../../lib/pg-errors.ts';
+import { identifier, literal } from '../../lib/postgres.ts';
+import { sleep } from '../../lib/sleep.ts';
 import { policyPredicate } from './policies.ts';
-
-export const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
-export const identifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** The key of a row: its primary key values as text, JSON-encoded. */
 export const rowKey = (values: unknown[]) => JSON.stringify(values.map((value) => (value === null || value === undefined ? null : String(value))));
@@ -82,13 +82,16 @@ const subject = (role: number, claims: number) => `(current_user = $${role}::tex
  * (the 1-based positions of the visible rows among the keys), `subject` (ran as that role with
  * those claims). Each key is looked up by its own LATERAL subquery with `limit 1`, which the
  * planner can neither flatten nor turn into a join: it is planned once as a lookup of one key by
- * scalar equality, which the primary key's unique index always wins.
+ * scalar equality, which the primary key's unique index always wins. The keys are cast to the
+ * column's type before they are unnested, so the lookup compares the column with a value of its
+ * own type: a cast inside the comparison is not leakproof, and PostgreSQL (15.20 and later) then
+ * keeps it out of the index condition on a table with RLS, reading through another index instead.
  */
 export function rowCheckStatement(table: TableInfo): string {
   const n = table.primaryKey.length;
   const columns = table.primaryKey.map((_, i) => `k${i + 1}`);
-  const key = table.primaryKey.map((name, i) => `t.${identifier(name)} = k.${columns[i]}::${identifier(table.types.get(name) ?? 'text')}`).join(' and ');
-  const arrays = table.primaryKey.map((_, i) => `$${i + 1}::text[]`).join(', ');
+  const key = table.primaryKey.map((name, i) => `t.${identifier(name)} = k.${columns[i]}`).join(' and ');
+  const arrays = table.primaryKey.map((name, i) => `$${i + 1}::text[]::${identifier(table.types.get(name) ?? 'text')}[]`).join(', ');
   return (
     `select not exists (select from unnest($${n + 1}::int8[]) as x(xid) where not ${widened('x.xid')}) as seen,` +
     ` array(select k.n from unnest(${arrays}) with ordinality as k(${columns.join(', ')}, n)` +
@@ -171,7 +174,6 @@ interface Answer {
 }
 
 const RETRY_UNTIL_MS = 2000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Visibility {
   private readonly lanes: Lane[];
@@ -220,7 +222,10 @@ export class Visibility {
         answers = await this.ask(lane, subjectKey, group, pending, claims);
       } catch (error) {
         lane.subject = undefined;
-        if (isRefusal(error)) {
+        // Postgres answered for this check (no privilege, unknown role, a policy that raises, a value
+        // that is not of the key's type): not visible. Anything else (connection lost, server shutting
+        // down, too many connections) is not an answer, and the batch is retried.
+        if (isAnswer(error)) {
           this.warn(group, error as Error);
           return visible;
         }
@@ -291,14 +296,4 @@ export class Visibility {
   async close(): Promise<void> {
     await Promise.all(this.lanes.map((lane) => lane.sql.end({ timeout: 2 })));
   }
-}
-
-/**
- * An error Postgres answered for this check (no privilege, unknown role, a policy that raises,
- * a value that is not of the key's type): the rows are not visible to this subscriber. Anything
- * else (connection lost, server shutting down) is not an answer, and the batch is retried.
- */
-function isRefusal(error: unknown): boolean {
-  const code = (error as { code?: string }).code ?? '';
-  return /^(22|23|28|2[BD]|3F|42|P0)/.test(code);
 }

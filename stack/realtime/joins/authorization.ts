@@ -16,6 +16,7 @@
  */
 import type { Sql } from 'postgres';
 import type { Claims } from '../../identity/jwt.ts';
+import { SQLSTATE, sqlState } from '../../lib/pg-errors.ts';
 
 export type Extension = 'broadcast' | 'presence';
 export interface Permission {
@@ -58,7 +59,8 @@ export async function authorizeTopic(sql: Sql, topic: string, claims: Claims): P
         try {
           await tx.savepoint((sp) => sp`insert into realtime.messages (topic, extension) values (${topic}, ${extension})`);
         } catch (error) {
-          if ((error as { code?: string }).code !== '42501') throw error;
+          // Only a refused privilege means "may not send"; any other error fails the whole decision (as on the platform).
+          if (sqlState(error) !== SQLSTATE.insufficientPrivilege) throw error;
           write = false;
         }
         policies[extension] = { read: seen.has(probes[extension]), write };

@@ -5,27 +5,16 @@ import { loadConfig } from '../../config.ts';
 const keys = loadConfig().keys;
 const localSecrets = keys;
 
-import type { Catalog, TableInfo } from '../changes/catalog.ts';
+import type { Catalog } from '../changes/catalog.ts';
 import { RealtimeError, reasonFor } from '../errors.ts';
 import { authenticate, privateOnly, bindingId, channelLimit, MAX_CHANNELS_PER_SOCKET, parsePayload, planBindings, topicName } from './join.ts';
 import { replayRequest } from '../broadcast/replay.ts';
+import { testTable } from '../changes/test-support.ts';
 
-const memories: TableInfo = {
-  schema: 'public',
-  table: 'memories',
-  rls: true,
-  columns: [
-    { name: 'id', type: 'uuid' },
-    { name: 'tag', type: 'text' },
-  ],
-  types: new Map([
-    ['id', 'uuid'],
-    ['tag', 'text'],
-  ]),
-  primaryKey: ['id'],
-  selectPolicies: [],
-  selectable: new Map(),
-};
+const memories = testTable('public', 'memories', [
+  ['id', 'uuid'],
+  ['tag', 'text'],
+]);
 const catalog = { all: () => [memories], refresh: async () => undefined } as unknown as Catalog;
 
 const reason = async (work: () => unknown) => {

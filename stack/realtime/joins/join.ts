@@ -25,6 +25,7 @@ import { realtimeError } from '../errors.ts';
 import { FilterError, parseFilter } from '../changes/filters.ts';
 import { fetchReplay, type ReplayedMessage, replayRequest } from '../broadcast/replay.ts';
 import { claimsFor } from './tokens.ts';
+import { classifyPgError, SQLSTATE, sqlState } from '../../lib/pg-errors.ts';
 
 export const MAX_CHANNELS_PER_SOCKET = 100;
 
@@ -117,7 +118,10 @@ const cannotRead = (name: string) => realtimeError('Unauthorized', `You do not h
 /**
  * A private channel is joined only if the realtime.messages policies let the subscriber read
  * broadcast or presence on the topic (authorization.ts). A policy that errors counts as a refusal,
- * as on the platform; a missing partition or an unreachable database have their own codes.
+ * as on the platform (supabase/realtime lib/realtime/tenants/authorization.ex: any error the query
+ * returns is `rls_policy_error`); a missing partition has its own code, and a database that cannot
+ * answer now (lib/pg-errors.ts: retryable, e.g. a connection refused with 53300 too_many_connections,
+ * which the platform meets as a pool that cannot connect) is UnableToConnectToProject.
  */
 export async function authorizePrivate(sql: Sql, isPrivate: boolean, name: string, claims: Claims): Promise<Policies> {
   if (!isPrivate) return PUBLIC_POLICIES;
@@ -125,9 +129,8 @@ export async function authorizePrivate(sql: Sql, isPrivate: boolean, name: strin
   try {
     policies = await authorizeTopic(sql, name, claims);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === '23514') throw realtimeError('MissingPartition', 'Realtime was unable to find the expected messages partition');
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57')) throw cannotRead(name);
+    if (sqlState(error) === SQLSTATE.checkViolation) throw realtimeError('MissingPartition', 'Realtime was unable to find the expected messages partition');
+    if (classifyPgError(error) !== 'retryable') throw cannotRead(name);
     throw realtimeError('UnableToConnectToProject', 'Realtime was unable to connect to the project database');
   }
   if (!mayJoin(policies)) throw cannotRead(name);

@@ -13,8 +13,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import type { LocalUser } from '../../../test-support/users.ts';
-import type { TableInfo } from '../changes/catalog.ts';
 import { LANE_SETTINGS, rowCheckStatement, rowKey, Visibility } from '../changes/visibility.ts';
+import { testTable } from '../changes/test-support.ts';
 import { adminSql, env, newUser, removeUsers } from '../../../test-support/realtime.ts';
 
 const sql = adminSql();
@@ -23,24 +23,11 @@ let ada: LocalUser;
 let ben: LocalUser;
 let adaRow: { id: string; xid: number };
 
-const table: TableInfo = {
-  schema,
-  table: 'notes',
-  rls: true,
-  columns: [
-    { name: 'id', type: 'uuid' },
-    { name: 'user_id', type: 'uuid' },
-    { name: 'body', type: 'text' },
-  ],
-  types: new Map([
-    ['id', 'uuid'],
-    ['user_id', 'uuid'],
-    ['body', 'text'],
-  ]),
-  primaryKey: ['id'],
-  selectPolicies: [],
-  selectable: new Map(),
-};
+const table = testTable(schema, 'notes', [
+  ['id', 'uuid'],
+  ['user_id', 'uuid'],
+  ['body', 'text'],
+]);
 
 beforeAll(async () => {
   ada = await newUser(sql, 'ada');

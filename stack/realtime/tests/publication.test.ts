@@ -38,12 +38,14 @@ describe('a table added to the publication', () => {
     const sees = new Collector<Change>();
     const channel = service.supabase.channel(randomTopic('pub')).on('postgres_changes', { event: 'INSERT', schema }, sees.push);
     await subscribed(channel);
-    // Let the stream settle on the current list (the publication is read every second).
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // Wait until the stream decodes the current list: a row of the first table reaches us only once
+    // the stream has restarted with that table (added in beforeAll, noticed within a second).
+    await sql.unsafe(`insert into ${schema}.first (body) values ('settled')`);
+    await sees.waitFor((c) => c.table === 'first' && (c.new as { body?: string }).body === 'settled', 8000, 'a row of the first table');
     await sql.unsafe(`alter publication supabase_realtime add table ${schema}.second`);
     await sql.unsafe(`insert into ${schema}.second (body) values ('right after')`);
     await sql.unsafe(`insert into ${schema}.first (body) values ('marker')`);
     await sees.waitFor((c) => c.table === 'second' && (c.new as { body?: string }).body === 'right after', 8000, 'the row of the newly published table');
-    await sees.waitFor((c) => c.table === 'first', 8000, 'the marker');
+    await sees.waitFor((c) => c.table === 'first' && (c.new as { body?: string }).body === 'marker', 8000, 'the marker');
   });
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mintUserToken } from '../../identity/jwt.ts';
 import type { LocalUser } from '../../../test-support/users.ts';
-import { adminSql, asUser, Collector, env, newUser, randomTopic, realClient, removeUsers, sleep, subscribed } from '../../../test-support/realtime.ts';
+import { adminSql, asUser, Collector, env, newUser, randomTopic, realClient, removeUsers, sleep } from '../../../test-support/realtime.ts';
 
 type Change = RealtimePostgresChangesPayload<Record<string, unknown>>;
 interface SystemMessage {
@@ -64,6 +64,25 @@ async function watch(token: string) {
   return { client, statuses, errors, system, changes, channel };
 }
 
+/**
+ * Writes a row that a bad-token channel must never receive, then a marker row, and waits until a
+ * device with a good token on the same binding has the marker: the server hands each transaction to
+ * every subscriber before the next, so by then the forbidden row would have reached the watched
+ * channel too, had it been subscribed.
+ */
+async function writeAndWaitForMarker(content: string): Promise<void> {
+  const control = await watch(alice.token);
+  try {
+    await control.statuses.waitFor((s) => s === 'SUBSCRIBED', 5000, 'the control device SUBSCRIBED');
+    await control.system.waitFor((m) => m.message === 'Subscribed to PostgreSQL', 3000, 'the control device’s subscription');
+    await asUser(sql, alice, (tx) => tx`insert into public.memories (content) values (${content})`);
+    const [marker] = await asUser(sql, alice, (tx) => tx<{ id: string }[]>`insert into public.memories (content) values ('marker') returning id`);
+    await control.changes.waitFor((c) => (c.new as { id?: string }).id === marker!.id, 5000, 'the marker on the control device');
+  } finally {
+    await control.client.close();
+  }
+}
+
 describe('tokens', () => {
   it('refuses a socket without an API key, or with a forged one, with 401', async () => {
     expect((await handshakeStatus(socketUrl('vsn=2.0.0'))).status).toBe(401);
@@ -82,8 +101,7 @@ describe('tokens', () => {
     // The client joins with this token; the server replies with an error (and the client keeps retrying).
     await watched.statuses.waitFor((s) => s === 'CHANNEL_ERROR', 8000, 'CHANNEL_ERROR');
     expect(await watched.errors.waitFor(() => true, 1000, 'the error')).toMatch(reason);
-    await asUser(sql, alice, (tx) => tx`insert into public.memories (content) values ('not for bad tokens')`);
-    await sleep(300);
+    await writeAndWaitForMarker('not for bad tokens');
     expect(watched.changes.items).toEqual([]);
     expect(watched.statuses.items).not.toContain('SUBSCRIBED');
     await watched.client.close();
@@ -97,10 +115,11 @@ describe('tokens', () => {
     expect(expired).toMatchObject({ extension: 'system', status: 'error' });
     expect(expired.message).toMatch(/^Token has expired \d+ seconds ago$/);
     await watched.statuses.waitFor((s) => s === 'CLOSED', 2000, 'CLOSED');
-    await asUser(sql, alice, (tx) => tx`insert into public.memories (content) values ('after expiry')`);
-    await sleep(1500);
+    await writeAndWaitForMarker('after expiry');
     expect(watched.changes.items).toEqual([]);
     expect(watched.statuses.items.filter((s) => s === 'SUBSCRIBED')).toHaveLength(1);
+    // Closed by the server (phx_close), not errored: realtime-js never schedules a rejoin.
+    expect(watched.channel.state).toBe('closed');
     await watched.client.close();
   });
 

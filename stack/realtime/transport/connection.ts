@@ -16,6 +16,7 @@ import type { Hub } from '../broadcast/hub.ts';
 import { authorizePrivate, runJoin } from '../joins/join.ts';
 import { claimsFor } from '../joins/tokens.ts';
 import { type Frame, type Serializer, WireError } from './wire.ts';
+import { sleep } from '../../lib/sleep.ts';
 
 export interface ConnectionContext {
   catalog: Catalog;
@@ -139,7 +140,7 @@ export class Connection implements ChannelSocket {
       });
     } catch (error) {
       if (!(error instanceof RealtimeError)) throw error;
-      if (this.context.errorBackoffMs > 0) await new Promise((resolve) => setTimeout(resolve, this.context.errorBackoffMs));
+      if (this.context.errorBackoffMs > 0) await sleep(this.context.errorBackoffMs);
       return this.reply(frame, 'error', { reason: reasonFor(error) });
     }
     if (this.closed) return;
