@@ -11,6 +11,7 @@
  * | database port | VIRGIL_DB_PORT       | [db] port      | 54322         |
  * | API port      | VIRGIL_API_PORT      | [api] port     | 54321         |
  * | PG major      | -                    | [db] major_version | 15        |
+ * | realtime quotas | VIRGIL_REALTIME_<NAME> | [realtime.limits] <name> | realtime/limits.ts |
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
 import { buildKeySet, cliDefaults, type KeySet, resolveSigningKeysPath } from './identity/keys.ts';
 import { configInvalid } from './lib/errors.ts';
+import { type RealtimeLimits, resolveLimits } from './realtime/limits.ts';
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -41,6 +43,8 @@ export interface StackConfig {
   api: { port: number; url: string };
   /** The one key set every service signs and verifies with (identity/keys.ts). */
   keys: KeySet;
+  /** The realtime server's quotas: VIRGIL_REALTIME_<NAME>, else [realtime.limits] (realtime/limits.ts). */
+  realtime: { limits: RealtimeLimits };
 }
 
 type Toml = Record<string, unknown>;
@@ -102,5 +106,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
     },
     api: { port: apiPort, url: `http://127.0.0.1:${apiPort}` },
     keys,
+    realtime: { limits: resolveLimits(env, section(section(toml, 'realtime'), 'limits')) },
   };
 }

@@ -30,6 +30,7 @@ import { handleBroadcastRequest } from './transport/http.ts';
 import { Hub, hubTopic } from './broadcast/hub.ts';
 import { maintainPartitions } from './broadcast/janitor.ts';
 import { readSettings } from './settings.ts';
+import { maxPayloadBytes } from './limits.ts';
 import { Visibility } from './changes/visibility.ts';
 
 const intFromEnv = (name: string, fallback: number) => {
@@ -51,7 +52,8 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   const catalogTimer = setInterval(() => void catalog.refresh().catch(() => undefined), 5000);
   await catalog.refresh().catch((error: Error) => log(`[realtime] catalog not read yet: ${error.message}`));
   const visibility = new Visibility(config.db.url, log, intFromEnv('VIRGIL_REALTIME_CHECK_LANES', 4));
-  const hub = new Hub();
+  const hub = new Hub((_member, error) => log(`[realtime] a subscriber could not take a message: ${(error as Error).message}`));
+  const limits = config.realtime.limits;
   let stream: ChangeStream | undefined;
   const dispatcher = new Dispatcher(catalog, visibility, (transaction) => stream?.acknowledge(transaction), log, process.env.VIRGIL_REALTIME_DEBUG === '1');
   stream = new ChangeStream({
@@ -93,9 +95,11 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   broadcastStream.start();
   const settings = readSettings(config.projectRoot);
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  // A frame larger than the largest payload plus its envelope is refused by ws itself (close 1009).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes(limits) + 64 * 1024 });
+  let sockets = 0;
   const connections = new Set<Connection>();
-  const context = { catalog, dispatcher, hub, keys, sql, privateOnly: settings.privateOnly, errorBackoffMs: intFromEnv('VIRGIL_REALTIME_ERROR_BACKOFF_MS', 1000), debug: process.env.VIRGIL_REALTIME_DEBUG === '1', log };
+  const context = { catalog, dispatcher, hub, keys, sql, privateOnly: settings.privateOnly, limits, errorBackoffMs: intFromEnv('VIRGIL_REALTIME_ERROR_BACKOFF_MS', 1000), debug: process.env.VIRGIL_REALTIME_DEBUG === '1', log };
   const sweep = setInterval(() => {
     for (const connection of connections) {
       if (!connection.alive) connection.terminate();
@@ -108,14 +112,32 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
     name: 'realtime',
     prefix: '/realtime/v1/',
     handleUpgrade(request, socket, head) {
+      // The slot is taken before anything awaits, so a burst of upgrades cannot pass the quota.
+      if (sockets >= limits.maxConcurrentUsers) {
+        log('[realtime] ConnectionRateLimitReached: Too many connected users');
+        return abortHandshake(socket, new HandshakeError(429, 'Too many connected users'));
+      }
+      sockets++;
+      let released = false;
+      const release = () => {
+        if (!released) sockets--;
+        released = true;
+      };
+      socket.once('close', release);
       checkHandshake(request, keys).then(
-        (handshake) =>
+        (handshake) => {
+          if (socket.destroyed) return release();
           wss.handleUpgrade(request, socket, head, (ws) => {
             const connection = new Connection(ws, handshake, context);
             connections.add(connection);
-            ws.once('close', () => connections.delete(connection));
-          }),
+            ws.once('close', () => {
+              connections.delete(connection);
+              release();
+            });
+          });
+        },
         (error: unknown) => {
+          release();
           if (error instanceof HandshakeError) return abortHandshake(socket, error);
           log(`[realtime] handshake failed: ${(error as Error).message}`);
           abortHandshake(socket, new HandshakeError(500, 'internal error'));
@@ -123,7 +145,7 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
       );
     },
     handleRequest: (request, response) =>
-      handleBroadcastRequest(request, response, hub, keys, async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write),
+      handleBroadcastRequest(request, response, hub, keys, limits, async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write),
     describe: () => ({ 'Realtime URL': `${config.api.url.replace(/^http/, 'ws')}${SOCKET_PATH.replace(/\/websocket$/, '')}` }),
     async close() {
       clearInterval(sweep);

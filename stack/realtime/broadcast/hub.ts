@@ -23,6 +23,8 @@ export class Hub {
   private readonly topics = new Map<string, Set<HubMember>>();
   readonly presence = new PresenceRegistry<HubMember>();
 
+  constructor(private readonly onMemberError: (member: HubMember, error: unknown) => void = () => undefined) {}
+
   add(member: HubMember): void {
     let members = this.topics.get(member.hubTopic);
     if (!members) this.topics.set(member.hubTopic, (members = new Set()));
@@ -43,14 +45,27 @@ export class Hub {
     let sent = 0;
     for (const member of this.topics.get(topic) ?? []) {
       if ((member === sender && !includeSender) || !member.receivesBroadcast) continue;
-      member.sendBroadcast(message);
-      sent++;
+      // One member that cannot take the message (e.g. a socket past its send-buffer bound) never
+      // stops the fan-out to the others.
+      try {
+        member.sendBroadcast(message);
+        sent++;
+      } catch (error) {
+        this.onMemberError(member, error);
+      }
     }
     return sent;
   }
 
   sendDiff(topic: string, diff: PresenceDiff): void {
-    for (const member of this.topics.get(topic) ?? []) if (member.receivesPresence) member.sendPresenceDiff(diff);
+    for (const member of this.topics.get(topic) ?? []) {
+      if (!member.receivesPresence) continue;
+      try {
+        member.sendPresenceDiff(diff);
+      } catch (error) {
+        this.onMemberError(member, error);
+      }
+    }
   }
 
   get sockets(): number {
