@@ -147,6 +147,17 @@ function configuredPort(paths: ClusterPaths): number | undefined {
   return last ? Number(last[1]) : undefined;
 }
 
+/**
+ * Server options given at start. PostgreSQL builds that know `output_plugin_libraries` (Debian's
+ * 15.20 security update) let a REPLICATION role that is not superuser, as `postgres` is here, decode
+ * only with the plugins listed there; the realtime server decodes with wal2json.
+ */
+async function startOptions(pg: PostgresInstall): Promise<string[]> {
+  const described = await run(join(pg.binDir, 'postgres'), ['--describe-config'], { allowFailure: true });
+  if (!/^output_plugin_libraries\t/m.test(described.stdout)) return [];
+  return ['-o', "-c output_plugin_libraries='pgoutput,test_decoding,wal2json'"];
+}
+
 export async function startCluster(pg: PostgresInstall, paths: ClusterPaths, config: StackConfig): Promise<void> {
   await assertPortFree(config.db.port);
   if (configuredPort(paths) !== config.db.port) {
@@ -154,7 +165,7 @@ export async function startCluster(pg: PostgresInstall, paths: ClusterPaths, con
   }
   const started = await run(
     join(pg.binDir, 'pg_ctl'),
-    ['start', '-D', paths.data, '-l', paths.log, '-w', '-t', '60', '-s'],
+    ['start', '-D', paths.data, '-l', paths.log, '-w', '-t', '60', '-s', ...(await startOptions(pg))],
     { asUser: serverUser, allowFailure: true },
   );
   if (started.code !== 0) {
