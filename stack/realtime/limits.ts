@@ -10,6 +10,8 @@
  * Each value comes from the environment (VIRGIL_REALTIME_<NAME>), else `[realtime.limits]` <name> in
  * supabase/config.toml, else the default. `RateWindow` is the counter every per-second quota uses.
  */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { configInvalid } from '../lib/errors.ts';
 
 export interface RealtimeLimits {
@@ -111,4 +113,24 @@ export function nestsDeeperThan(value: unknown, max = MAX_JSON_DEPTH): boolean {
     for (const child of Object.values(item)) pending.push([child, depth + 1]);
   }
   return false;
+}
+
+export const describeLimits = (limits: RealtimeLimits) =>
+  (Object.keys(DEFAULT_LIMITS) as (keyof RealtimeLimits)[]).map((name) => `${snakeName(name)}=${limits[name]}`).join(' ');
+
+const limitsFile = (stackDir: string) => join(stackDir, 'realtime-limits.json');
+
+/** Records the quotas the running server enforces, for tools that must know them (bench/harness). */
+export function publishLimits(stackDir: string, limits: RealtimeLimits): void {
+  mkdirSync(stackDir, { recursive: true });
+  writeFileSync(limitsFile(stackDir), `${JSON.stringify(limits, null, 2)}\n`);
+}
+
+/** The quotas the server last started with, or undefined when none has run in this stack folder. */
+export function publishedLimits(stackDir: string): RealtimeLimits | undefined {
+  try {
+    return { ...DEFAULT_LIMITS, ...(JSON.parse(readFileSync(limitsFile(stackDir), 'utf8')) as Partial<RealtimeLimits>) };
+  } catch {
+    return undefined;
+  }
 }

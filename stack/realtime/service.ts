@@ -12,6 +12,9 @@
  * VIRGIL_REALTIME_DEBUG=1 (log every frame received), VIRGIL_REALTIME_BROADCAST_SLOT (default
  * virgil_realtime_messages: Broadcast from Database), VIRGIL_REALTIME_PRIVATE_ONLY (settings.ts).
  *
+ * Quotas: config.realtime.limits (limits.ts), written to <stack folder>/realtime-limits.json at start
+ * so that tools can tell which values the running server enforces.
+ *
  * Broadcast from Database (broadcast-stream.ts) is a second stream of its own slot; its messages
  * fan out through the hub by topic. The janitor (janitor.ts) keeps realtime.messages' partitions.
  */
@@ -30,7 +33,7 @@ import { handleBroadcastRequest } from './transport/http.ts';
 import { Hub, hubTopic } from './broadcast/hub.ts';
 import { maintainPartitions } from './broadcast/janitor.ts';
 import { readSettings } from './settings.ts';
-import { maxPayloadBytes } from './limits.ts';
+import { describeLimits, maxPayloadBytes, publishLimits } from './limits.ts';
 import { Visibility } from './changes/visibility.ts';
 
 const intFromEnv = (name: string, fallback: number) => {
@@ -54,6 +57,8 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   const visibility = new Visibility(config.db.url, log, intFromEnv('VIRGIL_REALTIME_CHECK_LANES', 4));
   const hub = new Hub((_member, error) => log(`[realtime] a subscriber could not take a message: ${(error as Error).message}`));
   const limits = config.realtime.limits;
+  publishLimits(config.stackDir, limits);
+  log(`[realtime] quotas: ${describeLimits(limits)}`);
   let stream: ChangeStream | undefined;
   const dispatcher = new Dispatcher(catalog, visibility, (transaction) => stream?.acknowledge(transaction), log, process.env.VIRGIL_REALTIME_DEBUG === '1');
   stream = new ChangeStream({

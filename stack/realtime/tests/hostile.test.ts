@@ -118,7 +118,7 @@ describe('keys that are not the stack’s own', () => {
     const channel = adaClient.supabase.channel(syncTopic(ada), { config: { private: true } }).on('broadcast', { event: '*' }, got.push);
     await subscribed(channel);
     const forged = JSON.stringify({ messages: [{ topic: syncTopic(ada), event: 'INSERT', payload: { forged: true }, private: true }] });
-    for (const headers of [{ apikey: MADE_UP, authorization: `Bearer ${MADE_UP}` }, { authorization: `Bearer ${MADE_UP}` }]) {
+    for (const headers of [{ apikey: MADE_UP, authorization: `Bearer ${MADE_UP}` }, { authorization: `Bearer ${MADE_UP}` }] as Record<string, string>[]) {
       const answer = await post('', forged, headers);
       expect(answer.status).toBe(401);
       expect(await answer.json()).toEqual({ message: 'Unauthorized' });
