@@ -6,6 +6,12 @@
 import WebSocket from 'ws';
 import { Collector, env } from './realtime.ts';
 
+export class HandshakeRefused extends Error {
+  constructor(readonly status: number) {
+    super(`handshake refused with ${status}`);
+  }
+}
+
 export type ArrayFrame = [string | null, string | null, string, string, Record<string, any>];
 
 export class RawSocket {
@@ -22,11 +28,16 @@ export class RawSocket {
     this.closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
   }
 
-  static async open(options: { vsn?: string; apikey?: string } = {}): Promise<RawSocket> {
+  /** Opens a socket on the stack of the test variables, or on `url` with `apikey` (benchmarks). */
+  static async open(options: { vsn?: string; apikey?: string; url?: string } = {}): Promise<RawSocket> {
     const query = `apikey=${encodeURIComponent(options.apikey ?? env.anonKey())}&vsn=${options.vsn ?? '2.0.0'}`;
-    const ws = new WebSocket(`${env.apiUrl().replace(/^http/, 'ws')}/realtime/v1/websocket?${query}`);
+    const ws = new WebSocket(`${(options.url ?? env.apiUrl()).replace(/^http/, 'ws')}/realtime/v1/websocket?${query}`);
     ws.on('error', () => undefined);
-    await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('unexpected-response', () => reject(new Error('handshake refused')))));
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('unexpected-response', (_request, response) => reject(new HandshakeRefused(response.statusCode ?? 0)));
+      ws.once('error', reject);
+    });
     return new RawSocket(ws);
   }
 

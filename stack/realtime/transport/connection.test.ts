@@ -132,7 +132,8 @@ describe('Connection', () => {
     ws.emit('message', Buffer.from([2, 0, 0]), true);
     ws.frame([null, '7', 'phoenix', 'heartbeat', {}]);
     expect(ws.frames).toEqual([[null, '7', 'phoenix', 'phx_reply', { status: 'ok', response: {} }]]);
-    expect(logs.filter((line) => line.includes('MalformedWebSocketMessage'))).toHaveLength(4);
+    // Logged once a second at most, with a count of the rest.
+    expect(logs.filter((line) => line.includes('MalformedWebSocketMessage'))).toHaveLength(1);
     expect(ws.terminated).toBe(false);
   });
 

@@ -55,6 +55,8 @@ export class Connection implements ChannelSocket {
   private readonly presenceRate: RateWindow;
   private readonly channelPresenceRate = new WeakMap<Channel, RateWindow>();
   private closed = false;
+  /** Malformed frames dropped since the last log line: a flood of them must not become a flood of logs. */
+  private malformed = { dropped: 0, loggedAt: 0 };
   alive = true;
 
   constructor(
@@ -122,8 +124,7 @@ export class Connection implements ChannelSocket {
       bytes = buffer.length;
       frame = this.serializer.decode(buffer, isBinary);
     } catch (error) {
-      const why = error instanceof WireError ? error.message : String(error);
-      return this.context.log(`[realtime] MalformedWebSocketMessage: dropped a frame: ${why}`);
+      return this.dropMalformed(error instanceof WireError ? error.message : String(error));
     }
     try {
       if (this.context.debug) this.context.log(`[realtime] <- ${JSON.stringify(frame).slice(0, 400)}`);
@@ -131,6 +132,16 @@ export class Connection implements ChannelSocket {
     } catch (error) {
       this.failed(frame, error);
     }
+  }
+
+  /** Logs a dropped frame, at most once a second per socket (with how many were dropped meanwhile). */
+  private dropMalformed(why: string): void {
+    this.malformed.dropped++;
+    const now = Date.now();
+    if (now - this.malformed.loggedAt < 1000) return;
+    const also = this.malformed.dropped > 1 ? ` (and ${this.malformed.dropped - 1} more since the last report)` : '';
+    this.context.log(`[realtime] MalformedWebSocketMessage: dropped a frame: ${why}${also}`);
+    this.malformed = { dropped: 0, loggedAt: now };
   }
 
   /** The quotas that are decided as a frame arrives; then the frame joins its topic's queue. */
