@@ -1,5 +1,5 @@
 /**
- * Presence per topic (realtime-protocol.md §9): who is tracked under which key, with one meta per
+ * Presence per topic (supabase/realtime `presence_handler.ex`): who is tracked under which key, with one meta per
  * tracking channel. Each tracked meta carries a `phx_ref` that stays the same until the channel
  * tracks a different payload (then the new meta has `phx_ref_prev`) or leaves. The registry only
  * computes state and diffs; the hub sends them to every channel of the topic, tracker included.

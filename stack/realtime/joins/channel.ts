@@ -1,7 +1,7 @@
 /**
  * One joined channel of one socket: its topic, join_ref, claims and bindings. It is the unit the
  * dispatcher (postgres changes) and the hub (broadcast, presence) deliver to, and it owns the token
- * expiry watchdog (realtime-protocol.md §6): at join and after every accepted token, a re-check at
+ * expiry watchdog (supabase/realtime `realtime_channel.ex` `confirm_token`): at join and after every accepted token, a re-check at
  * `min(5 min, exp − now)`; an expired token ends the channel with a `system` error and `phx_close`.
  */
 import type { Claims } from '../../identity/jwt.ts';

@@ -1,5 +1,5 @@
 /**
- * `phx_join` as a pipeline of small steps (style-anchors §5 item 7). Each step returns its result or
+ * `phx_join` as a pipeline of small steps. Each step returns its result or
  * throws a tagged RealtimeError; the connection turns the tag into the reply's `reason` in one place
  * (errors.ts, listed in ERROR_CODES.md). In order:
  *
@@ -168,7 +168,7 @@ const unableToSubscribe = (entry: RawBinding) =>
   `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: ${describe(entry)}`;
 
 /**
- * `select` (realtime-protocol.md §7.1): an array of column names of the one table the binding
+ * `select` (supabase/realtime `postgres_cdc_rls` subscription params): an array of column names of the one table the binding
  * names. Not allowed with schema or table `*`, and not as anything but an array; we also refuse
  * non-string entries and names the table lacks, where a typo would otherwise silently empty the
  * payload. Returns the list, undefined when the binding has none, or null when it is invalid.

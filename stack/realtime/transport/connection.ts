@@ -1,6 +1,6 @@
 /**
  * One client socket: decodes frames, answers heartbeats, and runs each channel event
- * (realtime-protocol.md §3–§9). Join errors are replied after `errorBackoffMs`, as the platform
+ * (as supabase/realtime `realtime_channel.ex` and Phoenix channels answer them). Join errors are replied after `errorBackoffMs`, as the platform
  * waits before an error reply so that a retrying client does not spin.
  *
  * Nothing a client sends ends more than its own socket: a frame that does not decode is dropped

@@ -1,5 +1,5 @@
 /**
- * The HTTP broadcast endpoints realtime-js uses (realtime-protocol.md §10):
+ * The HTTP broadcast endpoints realtime-js uses (supabase/realtime `broadcast_controller.ex`, `broadcast_single_controller.ex`):
  *
  *   POST /realtime/v1/api/broadcast                          {"messages":[{topic, event, payload, private?}]} → 202
  *   POST /realtime/v1/api/broadcast/<topic>/events/<event>   body = payload (JSON or bytes)                   → 202

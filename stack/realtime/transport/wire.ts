@@ -1,5 +1,5 @@
 /**
- * The two wire formats of the pinned realtime-js client (realtime-protocol.md §2).
+ * The two wire formats of the pinned realtime-js client (realtime-js 2.119.0 `lib/serializer.js`, Phoenix `lib/phoenix/socket/serializers`).
  *
  *   1.0.0  JSON objects `{topic, event, payload, ref, join_ref}` in text frames; the server never
  *          writes `join_ref` (Phoenix V1 serializer).
