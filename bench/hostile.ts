@@ -9,7 +9,9 @@
  * retry); 0 rows changed by refused requests. The probes run with the quotas the server enforces
  * (stack/realtime/limits.ts), printed first; nothing here raises them.
  *
- * Flags: --seconds N (flood and slow-consumer duration, default 5), --only name,name.
+ * Flags: --seconds N (flood and slow-consumer duration, default 5), --only id,id (malformed,
+ * flood-public, flood-private, slow, burst-joins, presence-flood, oversized, idle-sockets,
+ * realtime-http, functions-input, functions-pushes).
  * Exit codes: 0 every target met; 1 a target missed; 2 setup error.
  */
 import { fork } from 'node:child_process';
@@ -116,22 +118,22 @@ async function main(): Promise<number> {
 
   // Sockets left for a probe: the quota less the bystander's two and one spare.
   const free = Math.max(1, limits.maxConcurrentUsers - 3);
-  const probes: [string, () => Promise<ProbeResult>][] = [
-    ['malformed frames', () => malformedFrames(target)],
-    ['flood, public topic', () => flood(target, { topic: `flood-${crypto.randomUUID().slice(0, 8)}`, private: false, seconds })],
-    ['flood, own private topic', () => flood(target, { topic: target.userTopic, private: true, token: target.userToken, seconds })],
-    ['slow consumers', () => slowConsumers(target, { sockets: Math.min(200, free - 1), seconds: seconds + 3 })],
-    ['burst joins', () => burstJoins(target, 500)],
-    ['presence flood', () => presenceFlood(target, 10_000)],
-    ['oversized payloads', () => oversized(target)],
-    ['sockets that never join', () => idleSockets(target, 1000)],
-    ['realtime HTTP bad input', () => realtimeHttpInput(target)],
-    ['functions bad input', () => badFunctionInput(target)],
-    ['functions concurrent pushes', () => concurrentPushes(target, 32, 1000)],
+  const probes: [string, string, () => Promise<ProbeResult>][] = [
+    ['malformed', 'malformed frames', () => malformedFrames(target)],
+    ['flood-public', 'flood, public topic', () => flood(target, { topic: `flood-${crypto.randomUUID().slice(0, 8)}`, private: false, seconds })],
+    ['flood-private', 'flood, own private topic', () => flood(target, { topic: target.userTopic, private: true, token: target.userToken, seconds })],
+    ['slow', 'slow consumers', () => slowConsumers(target, { sockets: Math.min(200, free - 1), seconds: seconds + 3 })],
+    ['burst-joins', 'burst joins', () => burstJoins(target, 500)],
+    ['presence-flood', 'presence flood', () => presenceFlood(target, 10_000)],
+    ['oversized', 'oversized payloads', () => oversized(target)],
+    ['idle-sockets', 'sockets that never join', () => idleSockets(target, 1000)],
+    ['realtime-http', 'realtime HTTP bad input', () => realtimeHttpInput(target)],
+    ['functions-input', 'functions bad input', () => badFunctionInput(target)],
+    ['functions-pushes', 'functions concurrent pushes', () => concurrentPushes(target, 32, 1000)],
   ];
   const rows: Row[] = [];
-  for (const [name, probe] of probes) {
-    if (only && !only.has(name)) continue;
+  for (const [id, name, probe] of probes) {
+    if (only && !only.has(id)) continue;
     log(`probe: ${name}`);
     const before = Object.fromEntries(host.map((service) => [service.name, rssMb(service.pid)]));
     const samplers = host.map((service) => ({ service, sampler: rssSampler(service.pid) }));

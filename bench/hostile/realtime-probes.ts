@@ -93,7 +93,7 @@ export async function flood(target: Target, options: { topic: string; private: b
   };
 }
 
-/** Sockets that stop reading while 64 KB broadcasts flow to them over HTTP. */
+/** Sockets that stop reading while 128 KB broadcasts flow to them over HTTP. */
 export async function slowConsumers(target: Target, options: { sockets: number; seconds: number }): Promise<ProbeResult> {
   const topic = `slow-${crypto.randomUUID().slice(0, 8)}`;
   const sockets: RawSocket[] = [];
@@ -113,7 +113,7 @@ export async function slowConsumers(target: Target, options: { sockets: number; 
     (socket.ws as unknown as { _socket: { pause(): void } })._socket.pause();
   }
   const statuses: number[] = [];
-  const payload = JSON.stringify({ blob: 'y'.repeat(64 * 1024) });
+  const payload = JSON.stringify({ blob: 'y'.repeat(128 * 1024) });
   const end = performance.now() + options.seconds * 1000;
   await Promise.all(
     Array.from({ length: 4 }, async () => {
@@ -132,7 +132,7 @@ export async function slowConsumers(target: Target, options: { sockets: number; 
   const codes = await Promise.all(sockets.map((socket) => Promise.race([socket.closed.then(String), new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 5000))])));
   for (const socket of sockets) socket.ws.terminate();
   return {
-    sent: `${sockets.length} sockets stop reading (${refused.length} refused: ${count(refused)}); ${statuses.length} × 64 KB HTTP broadcasts in ${options.seconds} s`,
+    sent: `${sockets.length} sockets stop reading (${refused.length} refused: ${count(refused)}); ${statuses.length} × 128 KB HTTP broadcasts in ${options.seconds} s`,
     cameBack: `HTTP ${count(statuses.map(String))}; sockets: ${count(codes.map((code) => (code === 'still open' ? code : `close ${code}`)))}`,
     fiveXx: statuses.filter((status) => status >= 500).length,
   };
