@@ -15,6 +15,8 @@
  * Exit codes: 0 every target met; 1 a target missed; 2 setup error.
  */
 import { fork } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../stack/config.ts';
 import { report } from '../stack/lib/errors.ts';
@@ -116,13 +118,20 @@ async function main(): Promise<number> {
   const idle = await bystander.end('idle');
   log(`bystander idle: p50 ${idle.p50.toFixed(1)} ms, p99 ${idle.p99.toFixed(1)} ms over ${idle.samples} broadcasts`);
 
+  // The server logs each socket it drops at the send-buffer bound; counted from the stack's log.
+  const gatewayLog = join(config.stackDir, 'gateway.log');
+  const logLines = () => (existsSync(gatewayLog) ? readFileSync(gatewayLog, 'utf8').match(/\[realtime\] terminated a socket with/g)?.length ?? 0 : 0);
+  const terminations = () => {
+    const before = logLines();
+    return () => (existsSync(gatewayLog) ? String(logLines() - before) : 'an unknown number of (no gateway.log)');
+  };
   // Sockets left for a probe: the quota less the bystander's two and one spare.
   const free = Math.max(1, limits.maxConcurrentUsers - 3);
   const probes: [string, string, () => Promise<ProbeResult>][] = [
     ['malformed', 'malformed frames', () => malformedFrames(target)],
     ['flood-public', 'flood, public topic', () => flood(target, { topic: `flood-${crypto.randomUUID().slice(0, 8)}`, private: false, seconds })],
     ['flood-private', 'flood, own private topic', () => flood(target, { topic: target.userTopic, private: true, token: target.userToken, seconds })],
-    ['slow', 'slow consumers', () => slowConsumers(target, { sockets: Math.min(200, free - 1), seconds: seconds + 3 })],
+    ['slow', 'slow consumers', () => slowConsumers(target, { sockets: Math.min(200, free - 1), seconds: seconds + 3, droppedByServer: terminations() })],
     ['burst-joins', 'burst joins', () => burstJoins(target, 500)],
     ['presence-flood', 'presence flood', () => presenceFlood(target, 10_000)],
     ['oversized', 'oversized payloads', () => oversized(target)],

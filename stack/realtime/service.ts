@@ -33,7 +33,7 @@ import { handleBroadcastRequest } from './transport/http.ts';
 import { Hub, hubTopic } from './broadcast/hub.ts';
 import { maintainPartitions } from './broadcast/janitor.ts';
 import { readSettings } from './settings.ts';
-import { describeLimits, maxPayloadBytes, publishLimits } from './limits.ts';
+import { describeLimits, maxPayloadBytes, publishLimits, RateWindow } from './limits.ts';
 import { Visibility } from './changes/visibility.ts';
 
 const intFromEnv = (name: string, fallback: number) => {
@@ -103,6 +103,7 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   // A frame larger than the largest payload plus its envelope is refused by ws itself (close 1009).
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes(limits) + 64 * 1024 });
   let sockets = 0;
+  const httpRate = new RateWindow(limits.maxEventsPerSecond);
   const connections = new Set<Connection>();
   const context = { catalog, dispatcher, hub, keys, sql, privateOnly: settings.privateOnly, limits, errorBackoffMs: intFromEnv('VIRGIL_REALTIME_ERROR_BACKOFF_MS', 1000), debug: process.env.VIRGIL_REALTIME_DEBUG === '1', log };
   const sweep = setInterval(() => {
@@ -150,7 +151,7 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
       );
     },
     handleRequest: (request, response) =>
-      handleBroadcastRequest(request, response, hub, keys, limits, async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write),
+      handleBroadcastRequest(request, response, hub, keys, limits, async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write, httpRate),
     describe: () => ({ 'Realtime URL': `${config.api.url.replace(/^http/, 'ws')}${SOCKET_PATH.replace(/\/websocket$/, '')}` }),
     async close() {
       clearInterval(sweep);

@@ -22,10 +22,17 @@ class FakeSocket extends EventEmitter {
   readyState = 1;
   bufferedAmount = 0;
   terminated = false;
+  isPaused = false;
   closedWith: number | undefined;
   readonly frames: unknown[][] = [];
   send(data: string | Buffer): void {
     this.frames.push(typeof data === 'string' ? (JSON.parse(data) as unknown[]) : ['binary', data[0]]);
+  }
+  pause(): void {
+    this.isPaused = true;
+  }
+  resume(): void {
+    this.isPaused = false;
   }
   terminate(): void {
     this.terminated = true;
@@ -135,6 +142,17 @@ describe('Connection', () => {
     // Logged once a second at most, with a count of the rest.
     expect(logs.filter((line) => line.includes('MalformedWebSocketMessage'))).toHaveLength(1);
     expect(ws.terminated).toBe(false);
+  });
+
+  it('stops reading from a socket that sends more frames in a second than every quota together allows', () => {
+    const { open } = setup({ maxEventsPerSecond: 10, maxJoinsPerSecond: 10, maxPresenceEventsPerSecond: 10 });
+    const { ws, connection } = open();
+    for (let i = 0; i < 130; i++) ws.frame([null, String(i), 'phoenix', 'heartbeat', {}]);
+    expect(ws.isPaused).toBe(false);
+    ws.frame([null, 'x', 'phoenix', 'heartbeat', {}]);
+    expect(ws.isPaused).toBe(true);
+    expect(ws.replies()).toHaveLength(131);
+    connection.terminate();
   });
 
   it('ends only the channel whose handler throws, with phx_error', async () => {

@@ -42,6 +42,10 @@ export interface ConnectionContext {
   log(line: string): void;
 }
 
+/** Frames a socket may have read per second: every quota's worth, plus room for heartbeats and leaves. */
+export const inboundFramesPerSecond = (limits: RealtimeLimits) =>
+  limits.maxEventsPerSecond + limits.maxJoinsPerSecond + limits.maxPresenceEventsPerSecond + 100;
+
 export class Connection implements ChannelSocket {
   readonly serializer: Serializer;
   private readonly channels = new Map<string, Channel>();
@@ -54,6 +58,9 @@ export class Connection implements ChannelSocket {
   private readonly byteRate: RateWindow;
   private readonly presenceRate: RateWindow;
   private readonly channelPresenceRate = new WeakMap<Channel, RateWindow>();
+  /** Frames read per second, of any kind: past it the server stops reading until the next second. */
+  private readonly inboundRate: RateWindow;
+  private resumeTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Malformed frames dropped since the last log line: a flood of them must not become a flood of logs. */
   private malformed = { dropped: 0, loggedAt: 0 };
@@ -70,6 +77,7 @@ export class Connection implements ChannelSocket {
     this.eventRate = new RateWindow(limits.maxEventsPerSecond);
     this.byteRate = new RateWindow(limits.maxBytesPerSecond);
     this.presenceRate = new RateWindow(limits.maxPresenceEventsPerSecond);
+    this.inboundRate = new RateWindow(inboundFramesPerSecond(limits));
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => (this.alive = true));
     ws.on('close', () => this.onClose());
@@ -117,6 +125,14 @@ export class Connection implements ChannelSocket {
 
   private onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
     if (this.closed) return;
+    if (!this.inboundRate.take()) {
+      // Whatever the quotas, a socket cannot make the server decode frames without end: reading
+      // stops for the rest of the second and TCP holds the client back. The frame itself still runs.
+      if (!this.ws.isPaused) {
+        this.ws.pause();
+        this.resumeTimer = setTimeout(() => this.closed || this.ws.resume(), 1000);
+      }
+    }
     let frame: Frame;
     let bytes: number;
     try {
@@ -384,6 +400,7 @@ export class Connection implements ChannelSocket {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.resumeTimer);
     for (const channel of [...this.channels.values()]) {
       try {
         this.removeChannel(channel);

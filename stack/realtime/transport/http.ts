@@ -17,7 +17,7 @@ import { RealtimeError } from '../errors.ts';
 import { type Hub, hubTopic } from '../broadcast/hub.ts';
 import { claimsFor } from '../joins/tokens.ts';
 import type { Claims } from '../../identity/jwt.ts';
-import { MAX_JSON_DEPTH, maxPayloadBytes, nestsDeeperThan, type RealtimeLimits } from '../limits.ts';
+import { MAX_JSON_DEPTH, maxPayloadBytes, nestsDeeperThan, RateWindow, type RealtimeLimits } from '../limits.ts';
 
 /** Room for the batch envelope around payloads of the largest size. */
 const ENVELOPE_BYTES = 64 * 1024;
@@ -144,6 +144,7 @@ export async function handleBroadcastRequest(
   keys: KeySet,
   limits: RealtimeLimits,
   maySend: MaySend = async () => false,
+  rate: RateWindow = new RateWindow(limits.maxEventsPerSecond),
 ): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const single = /^\/realtime\/v1\/api\/broadcast\/([^/]+)\/events\/([^/]+)$/.exec(url.pathname);
@@ -166,6 +167,9 @@ export async function handleBroadcastRequest(
     if (error instanceof HttpInputError) return sendJson(response, error.status, { message: error.message });
     throw error;
   }
+  // Messages over HTTP count against one server-wide window of max_events_per_second, as the
+  // platform counts them against the project's; the whole request is refused, nothing is sent.
+  if (!rate.take(messages.length)) return sendJson(response, 429, { message: 'Too many requests' });
   // As the platform's BatchBroadcast: a private topic's messages are sent only when the token may
   // write broadcasts there (the service role always may); the others are skipped, still 202.
   const allowed = new Map<string, boolean>();
