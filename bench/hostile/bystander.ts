@@ -49,7 +49,12 @@ async function main(): Promise<void> {
   setInterval(() => {
     const n = sent++;
     // Anything not back within 2 s counts as lost to the window.
-    for (const [m, at] of inFlight) if (performance.now() - at > 2000) (inFlight.delete(m), lost++, window?.push(2000));
+    for (const [m, at] of inFlight) {
+      if (performance.now() - at <= 2000) continue;
+      inFlight.delete(m);
+      lost++;
+      window?.push(2000);
+    }
     inFlight.set(n, performance.now());
     sender.send(kind3(String(n + 2), 'tick', { n }));
   }, 50);

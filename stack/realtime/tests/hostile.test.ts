@@ -7,7 +7,7 @@
 import type { RealtimePostgresChangesPayload } from '@supabase/supabase-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { joinError, syncTopic } from '../../../test-support/private-topic.ts';
+import { syncTopic } from '../../../test-support/private-topic.ts';
 import { kind3, RawSocket } from '../../../test-support/raw-socket.ts';
 import { adminSql, Collector, env, insertConversation, newUser, randomTopic, realClient, removeUsers, subscribed, type TestClient } from '../../../test-support/realtime.ts';
 import type { LocalUser } from '../../../test-support/users.ts';
