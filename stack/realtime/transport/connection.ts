@@ -46,6 +46,9 @@ export interface ConnectionContext {
 export const inboundFramesPerSecond = (limits: RealtimeLimits) =>
   limits.maxEventsPerSecond + limits.maxJoinsPerSecond + limits.maxPresenceEventsPerSecond + 100;
 
+/** Bytes a socket may have read per second: the largest payload plus a second of broadcast bytes. */
+export const inboundBytesPerSecond = (limits: RealtimeLimits) => maxPayloadBytes(limits) + limits.maxBytesPerSecond;
+
 export class Connection implements ChannelSocket {
   readonly serializer: Serializer;
   private readonly channels = new Map<string, Channel>();
@@ -60,6 +63,7 @@ export class Connection implements ChannelSocket {
   private readonly channelPresenceRate = new WeakMap<Channel, RateWindow>();
   /** Frames read per second, of any kind: past it the server stops reading until the next second. */
   private readonly inboundRate: RateWindow;
+  private readonly inboundBytes: RateWindow;
   private resumeTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Malformed frames dropped since the last log line: a flood of them must not become a flood of logs. */
@@ -78,6 +82,7 @@ export class Connection implements ChannelSocket {
     this.byteRate = new RateWindow(limits.maxBytesPerSecond);
     this.presenceRate = new RateWindow(limits.maxPresenceEventsPerSecond);
     this.inboundRate = new RateWindow(inboundFramesPerSecond(limits));
+    this.inboundBytes = new RateWindow(inboundBytesPerSecond(limits));
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => (this.alive = true));
     ws.on('close', () => this.onClose());
@@ -125,9 +130,11 @@ export class Connection implements ChannelSocket {
 
   private onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
     if (this.closed) return;
-    if (!this.inboundRate.take()) {
-      // Whatever the quotas, a socket cannot make the server decode frames without end: reading
-      // stops for the rest of the second and TCP holds the client back. The frame itself still runs.
+    const size = Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.length;
+    if (!this.inboundRate.take() || !this.inboundBytes.take(Math.min(size, inboundBytesPerSecond(this.context.limits)))) {
+      // Whatever the quotas, a socket cannot make the server decode (and queue) frames or bytes
+      // without end: reading stops for the rest of the second and TCP holds the client back. The
+      // frame itself still runs.
       if (!this.ws.isPaused) {
         this.ws.pause();
         this.resumeTimer = setTimeout(() => this.closed || this.ws.resume(), 1000);
@@ -269,7 +276,8 @@ export class Connection implements ChannelSocket {
       });
     } catch (error) {
       if (!(error instanceof RealtimeError)) throw error;
-      return this.replyError(frame, error);
+      // The reply waits out the backoff without holding the topic's queue.
+      return void this.replyError(frame, error);
     }
     if (this.closed) return;
     const channel = new Channel(this, frame.topic, frame.joinRef, plan, (expired, message) => this.shutdown(expired, message));
