@@ -17,6 +17,7 @@
 import { fork } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../stack/config.ts';
 import { report } from '../stack/lib/errors.ts';
@@ -101,6 +102,8 @@ async function main(): Promise<number> {
   const host = services.filter((service) => service.name !== 'postgres');
   log(`services: ${services.map((service) => `${service.name} pid ${service.pid}`).join(', ')}`);
   console.log(`realtime quotas in force: ${describeLimits(limits)}`);
+  const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
+  console.log(`machine: ${cpus().length} cores, load average at start ${load()}`);
 
   const sql = postgres(config.db.url, { max: 2, onnotice: () => undefined });
   const user = await createLocalUser(sql, `hostile-${crypto.randomUUID().slice(0, 8)}@virgil.test`, { expiresIn: 3600 });
@@ -203,7 +206,8 @@ async function main(): Promise<number> {
     ...rows.filter((row) => row.result.fiveXx > 0).map((row) => `${row.probe}: ${row.result.fiveXx} 5xx`),
     ...rows.filter((row) => row.rowsChanged).map((row) => `${row.probe}: rows changed`),
   ];
-  console.log(`\ntargets: RSS < ${TARGET_RSS_MB} MB, bystander p99 ≤ idle p99 + ${TARGET_P99_MARGIN_MS} ms, 0 exits, 0 5xx, 0 rows changed by refused requests`);
+  console.log(`\nload average at the end: ${load()}`);
+  console.log(`targets: RSS < ${TARGET_RSS_MB} MB, bystander p99 ≤ idle p99 + ${TARGET_P99_MARGIN_MS} ms, 0 exits, 0 5xx, 0 rows changed by refused requests`);
   console.log(misses.length === 0 ? 'every target met' : `missed:\n  ${misses.join('\n  ')}`);
   return misses.length === 0 ? 0 : 1;
 }

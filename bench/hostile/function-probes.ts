@@ -66,7 +66,7 @@ export async function concurrentPushes(target: Target, pushes: number, items: nu
     statuses.set(key, (statuses.get(key) ?? 0) + 1);
   }
   return {
-    sent: `${pushes} concurrent sync pushes of ${items} memories × 3 KB`,
+    sent: `${pushes} concurrent sync pushes of ${items} memories × 3 KB (status 0: no answer within 30 s)`,
     cameBack: [...statuses].map(([status, n]) => `${n}× ${status}`).join(', '),
     fiveXx: answers.filter((answer) => answer.status >= 500 && answer.status !== 503).length,
   };
