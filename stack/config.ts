@@ -31,6 +31,8 @@
  * `[realtime] private_only` is the platform's "Allow public access" switched off (`private_only` in
  * the Management API). The CLI has no config.toml key for it and warns about one it does not know,
  * so the environment variable is the usual way to set it. Booleans accept 1/true/0/false.
+ * The realtime server's quotas follow the same precedence: VIRGIL_REALTIME_<NAME>, then
+ * `[realtime.limits] <name>`, then the self-hosted server's defaults (table in realtime/limits.ts).
  * docs/local-stack.md carries the same table for users.
  */
 import { readFileSync } from 'node:fs';
@@ -39,6 +41,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
 import { buildKeySet, cliDefaults, type KeySet, resolveSigningKeysPath } from './identity/keys.ts';
 import { configInvalid } from './lib/errors.ts';
+import { type RealtimeLimits, resolveLimits } from './realtime/limits.ts';
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -60,8 +63,8 @@ export interface RealtimeConfig {
   broadcastSlot: string;
   /** Log every frame received and every transaction decoded. */
   debug: boolean;
-  // Quotas (`realtime.limits`: the self-hosted server's defaults, each overridable) belong here,
-  // resolved from rows of their own in `settings` below.
+  /** The quotas (realtime/limits.ts). */
+  limits: RealtimeLimits;
 }
 
 export interface StackConfig {
@@ -152,7 +155,6 @@ export const settings = {
   realtimeSlot: { env: 'VIRGIL_REALTIME_SLOT', fallback: 'virgil_realtime', parse: name },
   realtimeBroadcastSlot: { env: 'VIRGIL_REALTIME_BROADCAST_SLOT', fallback: 'virgil_realtime_messages', parse: name },
   realtimeDebug: { env: 'VIRGIL_REALTIME_DEBUG', fallback: false, parse: boolean },
-  // realtime.limits rows go here.
 } satisfies Record<string, Setting<unknown>>;
 
 /** Resolves one setting: default, then config.toml, then the environment. */
@@ -211,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configToml = jo
       slot: get(settings.realtimeSlot),
       broadcastSlot: get(settings.realtimeBroadcastSlot),
       debug: get(settings.realtimeDebug),
+      limits: resolveLimits(env, section(section(toml, 'realtime'), 'limits')),
     },
   };
 }

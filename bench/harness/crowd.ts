@@ -7,6 +7,8 @@
  *   broadcast         the user's private topic `virgil-sync-<id>` (Broadcast from Database)
  *
  * Measures delivery to the owner per path; any change reaching another user's socket is a leak.
+ * N sockets pass the default quota of 200 concurrent users: latency.ts raises it before the run
+ * (quotas.ts) and prints the values in force.
  */
 import { RealtimeClient } from '@supabase/realtime-js';
 import postgres from 'postgres';

@@ -17,6 +17,7 @@ import postgres from 'postgres';
 import { report } from '../../stack/lib/errors.ts';
 import { broadcastPhases } from './broadcast.ts';
 import { crowdPhase } from './crowd.ts';
+import { ensureQuotas } from './quotas.ts';
 import { createUsers, type Device, openDevice, type Receipt, watchTables } from './devices.ts';
 import { injectFault } from './faults.ts';
 import { offlinePhases } from './offline.ts';
@@ -214,6 +215,7 @@ async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   const id = crypto.randomUUID().slice(0, 8);
   log(`run ${id} against ${options.url} (${options.mode})`);
+  const quotas = await ensureQuotas(options, log);
   const [userA, userC] = await createUsers(options, ['owner', 'other']);
   const [a, b, c] = await Promise.all([openDevice(options, 'A', userA!), openDevice(options, 'B', userA!), openDevice(options, 'C', userC!)]);
   const run: Run = {
@@ -308,6 +310,7 @@ async function main(): Promise<number> {
     target: options.url,
     mode: options.mode,
     machine,
+    realtimeQuotas: quotas ?? null,
     highestRateWithoutLoss: best.length > 0 ? Math.max(...best) : null,
     highestChangesPerSecondWithoutLoss: bestThroughput.length > 0 ? Math.round(Math.max(...bestThroughput)) : null,
     leaksToC: run.leaks.length,

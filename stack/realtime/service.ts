@@ -10,6 +10,9 @@
  * Settings: `config.realtime` (pool size, check lanes, join error delay, slots, debug, private only),
  * resolved by ../config.ts like every other setting.
  *
+ * Quotas: config.realtime.limits (limits.ts), written to <stack folder>/realtime-limits.json at start
+ * so that tools can tell which values the running server enforces.
+ *
  * Broadcast from Database (broadcast-stream.ts) is a second stream of its own slot; its messages
  * fan out through the hub by topic. The janitor (janitor.ts) keeps realtime.messages' partitions.
  */
@@ -27,6 +30,7 @@ import { abortHandshake, checkHandshake, HandshakeError, SOCKET_PATH } from './t
 import { handleBroadcastRequest } from './transport/http.ts';
 import { Hub, hubTopic } from './broadcast/hub.ts';
 import { maintainPartitions } from './broadcast/janitor.ts';
+import { describeLimits, maxPayloadBytes, publishLimits, RateWindow } from './limits.ts';
 import { Visibility } from './changes/visibility.ts';
 
 export const realtimeService: ServiceFactory = async (config: StackConfig): Promise<GatewayService> => {
@@ -43,7 +47,10 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   const catalogTimer = setInterval(() => void catalog.refresh().catch(() => undefined), 5000);
   await catalog.refresh().catch((error: Error) => log(`[realtime] catalog not read yet: ${error.message}`));
   const visibility = new Visibility(config.db.url, log, settings.checkLanes);
-  const hub = new Hub();
+  const hub = new Hub((_member, error) => log(`[realtime] a subscriber could not take a message: ${(error as Error).message}`));
+  const limits = config.realtime.limits;
+  publishLimits(config.stackDir, limits);
+  log(`[realtime] quotas: ${describeLimits(limits)}`);
   let stream: ChangeStream | undefined;
   const dispatcher = new Dispatcher(catalog, visibility, (transaction) => stream?.acknowledge(transaction), log, settings.debug);
   stream = new ChangeStream({
@@ -85,9 +92,12 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   });
   broadcastStream.start();
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  // A frame larger than the largest payload plus its envelope is refused by ws itself (close 1009).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes(limits) + 64 * 1024 });
+  let sockets = 0;
+  const httpRate = new RateWindow(limits.maxEventsPerSecond);
   const connections = new Set<Connection>();
-  const context = { catalog, dispatcher, hub, keys, sql, privateOnly: settings.privateOnly, errorBackoffMs: settings.errorBackoffMs, debug: settings.debug, log };
+  const context = { catalog, dispatcher, hub, keys, sql, privateOnly: settings.privateOnly, limits, errorBackoffMs: settings.errorBackoffMs, debug: settings.debug, log };
   const sweep = setInterval(() => {
     for (const connection of connections) {
       if (!connection.alive) connection.terminate();
@@ -100,14 +110,32 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
     name: 'realtime',
     prefix: '/realtime/v1/',
     handleUpgrade(request, socket, head) {
+      // The slot is taken before anything awaits, so a burst of upgrades cannot pass the quota.
+      if (sockets >= limits.maxConcurrentUsers) {
+        log('[realtime] ConnectionRateLimitReached: Too many connected users');
+        return abortHandshake(socket, new HandshakeError(429, 'Too many connected users'));
+      }
+      sockets++;
+      let released = false;
+      const release = () => {
+        if (!released) sockets--;
+        released = true;
+      };
+      socket.once('close', release);
       checkHandshake(request, keys).then(
-        (handshake) =>
+        (handshake) => {
+          if (socket.destroyed) return release();
           wss.handleUpgrade(request, socket, head, (ws) => {
             const connection = new Connection(ws, handshake, context);
             connections.add(connection);
-            ws.once('close', () => connections.delete(connection));
-          }),
+            ws.once('close', () => {
+              connections.delete(connection);
+              release();
+            });
+          });
+        },
         (error: unknown) => {
+          release();
           if (error instanceof HandshakeError) return abortHandshake(socket, error);
           log(`[realtime] handshake failed: ${(error as Error).message}`);
           abortHandshake(socket, new HandshakeError(500, 'internal error'));
@@ -115,7 +143,7 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
       );
     },
     handleRequest: (request, response) =>
-      handleBroadcastRequest(request, response, hub, keys, async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write),
+      handleBroadcastRequest(request, response, hub, keys, limits, async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write, httpRate),
     describe: () => ({ 'Realtime URL': `${config.api.url.replace(/^http/, 'ws')}${SOCKET_PATH.replace(/\/websocket$/, '')}` }),
     async close() {
       clearInterval(sweep);

@@ -12,16 +12,21 @@ export interface HubMember {
   /** False on a private channel whose subscriber may not read broadcasts (presence only). */
   readonly receivesBroadcast: boolean;
   readonly receivesPresence: boolean;
-  /** Sends a user broadcast in the member's wire format. */
-  sendBroadcast(message: UserBroadcast): void;
+  /** Sends a user broadcast in the member's wire format, reusing an encoding from `encoded`. */
+  sendBroadcast(message: UserBroadcast, encoded?: EncodedOnce): void;
   sendPresenceDiff(diff: PresenceDiff): void;
 }
+
+/** One message's encodings by wire format and topic: a fan-out encodes each once, not per member. */
+export type EncodedOnce = Map<string, string | Buffer>;
 
 export const hubTopic = (name: string, isPrivate: boolean) => `${isPrivate ? 'private' : 'public'}:${name}`;
 
 export class Hub {
   private readonly topics = new Map<string, Set<HubMember>>();
   readonly presence = new PresenceRegistry<HubMember>();
+
+  constructor(private readonly onMemberError: (member: HubMember, error: unknown) => void = () => undefined) {}
 
   add(member: HubMember): void {
     let members = this.topics.get(member.hubTopic);
@@ -41,16 +46,30 @@ export class Hub {
   /** Relays a broadcast to the topic's members; the sender too only when `includeSender`. */
   broadcast(topic: string, message: UserBroadcast, sender?: HubMember, includeSender = false): number {
     let sent = 0;
+    const encoded: EncodedOnce = new Map();
     for (const member of this.topics.get(topic) ?? []) {
       if ((member === sender && !includeSender) || !member.receivesBroadcast) continue;
-      member.sendBroadcast(message);
-      sent++;
+      // One member that cannot take the message (e.g. a socket past its send-buffer bound) never
+      // stops the fan-out to the others.
+      try {
+        member.sendBroadcast(message, encoded);
+        sent++;
+      } catch (error) {
+        this.onMemberError(member, error);
+      }
     }
     return sent;
   }
 
   sendDiff(topic: string, diff: PresenceDiff): void {
-    for (const member of this.topics.get(topic) ?? []) if (member.receivesPresence) member.sendPresenceDiff(diff);
+    for (const member of this.topics.get(topic) ?? []) {
+      if (!member.receivesPresence) continue;
+      try {
+        member.sendPresenceDiff(diff);
+      } catch (error) {
+        this.onMemberError(member, error);
+      }
+    }
   }
 
   get sockets(): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PresenceRegistry } from './presence.ts';
+import { isPrototypeKey, presenceMetaProblem, PresenceRegistry } from './presence.ts';
 
 describe('PresenceRegistry', () => {
   it('tracks one meta per member under its key, with a phx_ref', () => {
@@ -32,5 +32,26 @@ describe('PresenceRegistry', () => {
     expect(registry.untrack('t', member)!.leaves.k!.metas[0]).toMatchObject({ a: 1 });
     expect(registry.untrack('t', member)).toBeUndefined();
     expect(registry.state('t')).toEqual({});
+  });
+});
+
+describe('presence validation', () => {
+  it('keeps a key named like a prototype property an ordinary key of the state', () => {
+    const registry = new PresenceRegistry<object>();
+    registry.track('t', {}, '__proto__', { a: 1 });
+    registry.track('t', {}, 'constructor', { b: 2 });
+    const state = registry.state('t');
+    expect(Object.keys(state)).toEqual(['__proto__', 'constructor']);
+    expect(JSON.parse(JSON.stringify(state)).constructor.metas).toHaveLength(1);
+  });
+
+  it('refuses metas with more than the key limit, prototype keys at any depth, or deep nesting', () => {
+    expect(presenceMetaProblem({ a: 1, b: { c: [1, { d: 2 }] } }, 10)).toBeUndefined();
+    expect(presenceMetaProblem(Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, i])), 10)).toMatch(/at most 10 keys/);
+    expect(presenceMetaProblem(JSON.parse('{"a":{"__proto__":{"x":1}}}'), 10)).toMatch(/__proto__/);
+    expect(presenceMetaProblem({ list: [{ toString: 'x' }] }, 10)).toMatch(/toString/);
+    expect(presenceMetaProblem({ deep: JSON.parse(`${'['.repeat(2000)}${']'.repeat(2000)}`) }, 10)).toMatch(/deeper/);
+    expect(isPrototypeKey('hasOwnProperty')).toBe(true);
+    expect(isPrototypeKey('online_at')).toBe(false);
   });
 });

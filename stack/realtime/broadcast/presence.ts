@@ -1,10 +1,11 @@
 /**
- * Presence per topic (realtime-protocol.md §9): who is tracked under which key, with one meta per
+ * Presence per topic (supabase/realtime `presence_handler.ex`): who is tracked under which key, with one meta per
  * tracking channel. Each tracked meta carries a `phx_ref` that stays the same until the channel
  * tracks a different payload (then the new meta has `phx_ref_prev`) or leaves. The registry only
  * computes state and diffs; the hub sends them to every channel of the topic, tracker included.
  */
 import { randomBytes } from 'node:crypto';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../limits.ts';
 
 export type Metas = Record<string, { metas: Record<string, unknown>[] }>;
 export interface PresenceDiff {
@@ -20,12 +21,37 @@ interface Entry {
 
 const newRef = () => randomBytes(12).toString('base64url');
 
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Names that reach Object.prototype when used as a key of a plain object, here or in a client. */
+export const isPrototypeKey = (key: string) => PROTOTYPE_KEYS.has(key) || key in Object.prototype;
+
+/**
+ * Why a track payload is refused, or undefined when it is fine: more than `maxKeys` keys at its top
+ * level (the platform's limit of presence keys per object), or a prototype key at any depth.
+ * The walk is iterative, so no nesting depth can overflow the stack.
+ */
+export function presenceMetaProblem(meta: Record<string, unknown>, maxKeys: number): string | undefined {
+  if (Object.keys(meta).length > maxKeys) return `Presence track payload may have at most ${maxKeys} keys`;
+  if (nestsDeeperThan(meta)) return `Presence track payload nests deeper than ${MAX_JSON_DEPTH} levels`;
+  const pending: unknown[] = [meta];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value !== 'object' || value === null) continue;
+    for (const [key, child] of Object.entries(value)) {
+      if (!Array.isArray(value) && isPrototypeKey(key)) return `Presence track payload may not use the key ${key}`;
+      pending.push(child);
+    }
+  }
+  return undefined;
+}
+
 export class PresenceRegistry<Member extends object> {
   /** topic → member → its tracked entry. */
   private readonly topics = new Map<string, Map<Member, Entry>>();
 
   state(topic: string): Metas {
-    const state: Metas = {};
+    // Null prototype: a key named like an Object.prototype property stays an ordinary key.
+    const state: Metas = Object.create(null) as Metas;
     for (const entry of this.topics.get(topic)?.values() ?? []) (state[entry.key] ??= { metas: [] }).metas.push(entry.meta);
     return state;
   }

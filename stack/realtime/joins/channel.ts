@@ -1,13 +1,13 @@
 /**
  * One joined channel of one socket: its topic, join_ref, claims and bindings. It is the unit the
  * dispatcher (postgres changes) and the hub (broadcast, presence) deliver to, and it owns the token
- * expiry watchdog (realtime-protocol.md §6): at join and after every accepted token, a re-check at
+ * expiry watchdog (supabase/realtime `realtime_channel.ex` `confirm_token`): at join and after every accepted token, a re-check at
  * `min(5 min, exp − now)`; an expired token ends the channel with a `system` error and `phx_close`.
  */
 import type { Claims } from '../../identity/jwt.ts';
 import type { Policies } from './authorization.ts';
 import type { Binding, Subscriber } from '../changes/dispatcher.ts';
-import { type HubMember, hubTopic } from '../broadcast/hub.ts';
+import { type EncodedOnce, type HubMember, hubTopic } from '../broadcast/hub.ts';
 import type { JoinPlan } from './join.ts';
 type Plan = JoinPlan;
 import type { PresenceDiff } from '../broadcast/presence.ts';
@@ -108,14 +108,19 @@ export class Channel implements Subscriber, HubMember {
     }
   }
 
-  sendBroadcast(message: UserBroadcast): void {
+  sendBroadcast(message: UserBroadcast, once?: EncodedOnce): void {
     const id = message.meta?.id;
     if (typeof id === 'string' && this.replayedIds.has(id)) return;
-    this.sendEncoded(message);
+    this.sendEncoded(message, once);
   }
 
-  private sendEncoded(message: UserBroadcast): void {
-    const encoded = this.socket.serializer.encodeBroadcast({ ...message, topic: this.topic });
+  private sendEncoded(message: UserBroadcast, once?: EncodedOnce): void {
+    const key = `${this.socket.serializer.vsn} ${this.topic}`;
+    let encoded = once?.get(key);
+    if (encoded === undefined) {
+      encoded = this.socket.serializer.encodeBroadcast({ ...message, topic: this.topic });
+      once?.set(key, encoded);
+    }
     if (typeof encoded === 'string') this.socket.sendText(encoded);
     else this.socket.sendBinary(encoded);
   }

@@ -1,11 +1,13 @@
 /**
- * `phx_join` as a pipeline of small steps (style-anchors §5 item 7). Each step returns its result or
+ * `phx_join` as a pipeline of small steps. Each step returns its result or
  * throws a tagged RealtimeError; the connection turns the tag into the reply's `reason` in one place
  * (errors.ts, listed in ERROR_CODES.md). In order:
  *
  *   1. parsePayload      the payload's shape (zod)                      InvalidJoinPayload
  *   2. topicName         `realtime:<name>` with a non-empty name        TopicNameRequired
- *   3. channelLimit      at most 100 channels per socket                ChannelRateLimitReached
+ *   3. channelLimit      at most maxChannelsPerClient (100) per socket ChannelRateLimitReached
+ *                        (run by the connection as the frame arrives, counting joins in flight, so
+ *                        a burst cannot pass it; the join-rate quota is checked there just before)
  *   4. authenticate      user_token ?? access_token ?? the socket's key InvalidJWTToken, MalformedJWT, JwtSignatureError
  *   4b. privateOnly      the project allows only private channels     PrivateOnly
  *   5. authorizePrivate  private channels: the realtime.messages policies (authorization.ts)
@@ -26,6 +28,7 @@ import { FilterError, parseFilter } from '../changes/filters.ts';
 import { fetchReplay, type ReplayedMessage, replayRequest } from '../broadcast/replay.ts';
 import { claimsFor } from './tokens.ts';
 import { classifyPgError, SQLSTATE, sqlState } from '../../lib/pg-errors.ts';
+import { isPrototypeKey } from '../broadcast/presence.ts';
 
 export const MAX_CHANNELS_PER_SOCKET = 100;
 
@@ -43,7 +46,16 @@ const joinPayloadSchema = z.looseObject({
       broadcast: z
         .looseObject({ ack: z.boolean().optional(), self: z.boolean().optional(), replication_ready: z.boolean().optional(), replay: z.unknown().optional() })
         .optional(),
-      presence: z.looseObject({ key: z.string().optional(), enabled: z.boolean().optional() }).optional(),
+      presence: z
+        .looseObject({
+          key: z
+            .string()
+            .max(255)
+            .refine((key) => !isPrototypeKey(key), 'presence key may not be a prototype property name')
+            .optional(),
+          enabled: z.boolean().optional(),
+        })
+        .optional(),
       postgres_changes: z.array(bindingSchema).optional(),
       private: z.boolean().optional(),
     })
@@ -79,7 +91,6 @@ export interface JoinContext {
   topic: string;
   payload: Record<string, unknown>;
   apikey: string;
-  openChannels: number;
   catalog: Catalog;
   keys: KeySet;
   /** The shared pool: private channel authorization and replay. */
@@ -100,8 +111,8 @@ export function topicName(topic: string): string {
   return name;
 }
 
-export function channelLimit(openChannels: number): void {
-  if (openChannels >= MAX_CHANNELS_PER_SOCKET) throw realtimeError('ChannelRateLimitReached', 'Too many channels');
+export function channelLimit(openChannels: number, maxChannels = MAX_CHANNELS_PER_SOCKET): void {
+  if (openChannels >= maxChannels) throw realtimeError('ChannelRateLimitReached', 'Too many channels');
 }
 
 export async function authenticate(payload: JoinPayload, apikey: string, keys: KeySet): Promise<{ token: string; claims: Claims }> {
@@ -160,7 +171,7 @@ const unableToSubscribe = (entry: RawBinding) =>
   `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: ${describe(entry)}`;
 
 /**
- * `select` (realtime-protocol.md §7.1): an array of column names of the one table the binding
+ * `select` (supabase/realtime `postgres_cdc_rls` subscription params): an array of column names of the one table the binding
  * names. Not allowed with schema or table `*`, and not as anything but an array; we also refuse
  * non-string entries and names the table lacks, where a typo would otherwise silently empty the
  * payload. Returns the list, undefined when the binding has none, or null when it is invalid.
@@ -208,7 +219,6 @@ export async function planBindings(entries: RawBinding[], catalog: Catalog): Pro
 export async function runJoin(context: JoinContext): Promise<JoinPlan> {
   const payload = parsePayload(context.payload);
   const name = topicName(context.topic);
-  channelLimit(context.openChannels);
   const { token, claims } = await authenticate(payload, context.apikey, context.keys);
   const config = payload.config ?? {};
   const isPrivate = config.private === true;

@@ -1,5 +1,5 @@
 /**
- * The WebSocket handshake as guard clauses (style-anchors §4.1): each check that fails ends the
+ * The WebSocket handshake as guard clauses: each check that fails ends the
  * upgrade at once with a fixed status and a JSON body `{"error": "..."}`, in this order:
  *
  *   1. method is GET                         405
@@ -7,6 +7,9 @@
  *   3. `vsn` is absent, 1.0.0 or 2.0.0       400
  *   4. an API key is present                 401  (header `apikey`/`x-api-key`, else the query param)
  *   5. the key verifies (JWT or `sb_` key)   401
+ *
+ * Before any of these the service refuses a socket past `max_concurrent_users` with 429
+ * `{"error":"Too many connected users"}` (service.ts), as supabase/realtime `user_socket.ex` does.
  *
  * Only then does ws complete the upgrade. Codes are listed in ERROR_CODES.md.
  */
@@ -36,7 +39,7 @@ export class HandshakeError extends Error {
   }
 }
 
-const statusText: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 500: 'Internal Server Error' };
+const statusText: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 405: 'Method Not Allowed', 500: 'Internal Server Error' };
 
 /** Ends a failed upgrade with an HTTP answer, as ws's abortHandshake does. */
 export function abortHandshake(socket: Duplex, error: HandshakeError): void {

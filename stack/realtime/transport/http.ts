@@ -1,5 +1,5 @@
 /**
- * The HTTP broadcast endpoints realtime-js uses (realtime-protocol.md §10):
+ * The HTTP broadcast endpoints realtime-js uses (supabase/realtime `broadcast_controller.ex`, `broadcast_single_controller.ex`):
  *
  *   POST /realtime/v1/api/broadcast                          {"messages":[{topic, event, payload, private?}]} → 202
  *   POST /realtime/v1/api/broadcast/<topic>/events/<event>   body = payload (JSON or bytes)                   → 202
@@ -11,23 +11,88 @@
  */
 import type { KeySet } from '../../identity/keys.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
 import { sendJson } from '../../gateway/server.ts';
 import { RealtimeError } from '../errors.ts';
 import { type Hub, hubTopic } from '../broadcast/hub.ts';
 import { claimsFor } from '../joins/tokens.ts';
 import type { Claims } from '../../identity/jwt.ts';
+import { MAX_JSON_DEPTH, maxPayloadBytes, nestsDeeperThan, RateWindow, type RealtimeLimits } from '../limits.ts';
 
-const MAX_BODY_BYTES = 1024 * 1024;
+/** Room for the batch envelope around payloads of the largest size. */
+const ENVELOPE_BYTES = 64 * 1024;
+/** The platform's batch is a changeset; a bound keeps one request from fanning out without end. */
+const MAX_BATCH_MESSAGES = 1000;
 
-async function readBody(request: IncomingMessage): Promise<Buffer> {
+const utf8Bytes = (text: string) => Buffer.byteLength(text, 'utf8');
+/** Topic and event travel in kind-4 header fields of at most 255 bytes (wire.ts). */
+const shortText = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .refine((text) => utf8Bytes(text) <= 255, `${what} must be at most 255 bytes`);
+/** An id goes out as the message's meta `{"id": …}`, also a 255-byte header field. */
+const messageId = z
+  .union([z.string(), z.number()])
+  .refine((id) => utf8Bytes(JSON.stringify({ id })) <= 255, 'id must be at most 240 bytes');
+
+const batchSchema = z.object({
+  messages: z
+    .array(
+      z.object({
+        topic: shortText('topic'),
+        event: shortText('event'),
+        payload: z.unknown().refine((payload) => payload !== undefined, 'payload is required'),
+        private: z.boolean().optional(),
+        id: messageId.optional(),
+      }),
+    )
+    .max(MAX_BATCH_MESSAGES, `at most ${MAX_BATCH_MESSAGES} messages per request`),
+});
+
+class HttpInputError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new HttpInputError(413, 'Payload too large');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error('body too large');
+    if (size > maxBytes) throw new HttpInputError(413, 'Payload too large');
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+function parseJson(body: Buffer): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HttpInputError(400, 'body is not valid JSON');
+  }
+  if (nestsDeeperThan(value)) throw new HttpInputError(422, `body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return value;
+}
+
+function pathPart(text: string, what: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(text);
+  } catch {
+    throw new HttpInputError(400, `${what} is not a valid percent-encoded path segment`);
+  }
+  const checked = shortText(what).safeParse(decoded);
+  if (!checked.success) throw new HttpInputError(422, checked.error.issues[0]!.message);
+  return decoded;
 }
 
 function tokenOf(request: IncomingMessage): string | undefined {
@@ -40,18 +105,53 @@ function tokenOf(request: IncomingMessage): string | undefined {
 /** May these claims send broadcasts to a private topic? (authorization.ts: the insert policy.) */
 export type MaySend = (topic: string, claims: Claims) => Promise<boolean>;
 
+interface OutgoingMessage {
+  topic: string;
+  event: string;
+  payload: unknown;
+  raw?: Uint8Array;
+  isPrivate: boolean;
+  id?: string | number;
+}
+
+function readMessages(url: URL, single: RegExpExecArray | null, request: IncomingMessage, body: Buffer, limits: RealtimeLimits): OutgoingMessage[] {
+  const tooLarge = (size: number) => size > maxPayloadBytes(limits);
+  if (single) {
+    const topic = pathPart(single[1]!, 'topic');
+    const event = pathPart(single[2]!, 'event');
+    const isPrivate = url.searchParams.get('private') === 'true';
+    if (tooLarge(body.length)) throw new HttpInputError(413, 'Payload size exceeds tenant limit');
+    if (request.headers['content-type']?.startsWith('application/octet-stream')) return [{ topic, event, payload: {}, raw: new Uint8Array(body), isPrivate }];
+    return [{ topic, event, payload: body.length > 0 ? parseJson(body) : {}, isPrivate }];
+  }
+  const parsed = batchSchema.safeParse(parseJson(body));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new HttpInputError(422, `${issue.path.join('.') || 'body'}: ${issue.message}`);
+  }
+  return parsed.data.messages.map((message) => {
+    if (tooLarge(utf8Bytes(JSON.stringify(message.payload) ?? ''))) throw new HttpInputError(413, 'Payload size exceeds tenant limit');
+    const out: OutgoingMessage = { topic: message.topic, event: message.event, payload: message.payload, isPrivate: message.private === true };
+    if (message.id !== undefined) out.id = message.id;
+    return out;
+  });
+}
+
 export async function handleBroadcastRequest(
   request: IncomingMessage,
   response: ServerResponse,
   hub: Hub,
   keys: KeySet,
+  limits: RealtimeLimits,
   maySend: MaySend = async () => false,
+  rate: RateWindow = new RateWindow(limits.maxEventsPerSecond),
 ): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const single = /^\/realtime\/v1\/api\/broadcast\/([^/]+)\/events\/([^/]+)$/.exec(url.pathname);
-  if (request.method !== 'POST' || (url.pathname !== '/realtime/v1/api/broadcast' && !single)) {
+  if (url.pathname !== '/realtime/v1/api/broadcast' && !single) {
     return sendJson(response, 404, { message: `no route for ${request.method} ${url.pathname}` });
   }
+  if (request.method !== 'POST') return sendJson(response, 405, { message: `${request.method} is not allowed here; use POST` }, { allow: 'POST, OPTIONS' });
   let claims: Claims;
   try {
     claims = await claimsFor(tokenOf(request), keys);
@@ -59,48 +159,17 @@ export async function handleBroadcastRequest(
     if (error instanceof RealtimeError) return sendJson(response, 401, { message: 'Unauthorized' });
     throw error;
   }
-  let body: Buffer;
+  let messages: OutgoingMessage[];
   try {
-    body = await readBody(request);
-  } catch {
-    return sendJson(response, 413, { message: 'Payload too large' });
+    const body = await readBody(request, maxPayloadBytes(limits) + ENVELOPE_BYTES);
+    messages = readMessages(url, single, request, body, limits);
+  } catch (error) {
+    if (error instanceof HttpInputError) return sendJson(response, error.status, { message: error.message });
+    throw error;
   }
-  const messages: { topic: string; event: string; payload: unknown; raw?: Uint8Array; isPrivate: boolean; id?: unknown }[] = [];
-  if (single) {
-    const isPrivate = url.searchParams.get('private') === 'true';
-    const binary = request.headers['content-type']?.startsWith('application/octet-stream') ?? false;
-    let payload: unknown = {};
-    if (!binary && body.length > 0) {
-      try {
-        payload = JSON.parse(body.toString('utf8'));
-      } catch {
-        return sendJson(response, 400, { message: 'body is not valid JSON' });
-      }
-    }
-    const message: (typeof messages)[number] = {
-      topic: decodeURIComponent(single[1]!),
-      event: decodeURIComponent(single[2]!),
-      payload: binary ? {} : payload,
-      isPrivate,
-    };
-    if (binary) message.raw = new Uint8Array(body);
-    messages.push(message);
-  } else {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      return sendJson(response, 400, { message: 'body is not valid JSON' });
-    }
-    const list = (parsed as { messages?: unknown }).messages;
-    if (!Array.isArray(list)) return sendJson(response, 400, { message: 'expected {"messages": [...]}' });
-    for (const item of list as Record<string, unknown>[]) {
-      if (typeof item?.topic !== 'string' || typeof item.event !== 'string') {
-        return sendJson(response, 400, { message: 'every message needs a topic and an event' });
-      }
-      messages.push({ topic: item.topic, event: item.event, payload: item.payload ?? {}, isPrivate: item.private === true, id: item.id });
-    }
-  }
+  // Messages over HTTP count against one server-wide window of max_events_per_second, as the
+  // platform counts them against the project's; the whole request is refused, nothing is sent.
+  if (!rate.take(messages.length)) return sendJson(response, 429, { message: 'Too many requests' });
   // As the platform's BatchBroadcast: a private topic's messages are sent only when the token may
   // write broadcasts there (the service role always may); the others are skipped, still 202.
   const allowed = new Map<string, boolean>();

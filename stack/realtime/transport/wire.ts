@@ -1,5 +1,5 @@
 /**
- * The two wire formats of the pinned realtime-js client (realtime-protocol.md §2).
+ * The two wire formats of the pinned realtime-js client (realtime-js 2.119.0 `lib/serializer.js`, Phoenix `lib/phoenix/socket/serializers`).
  *
  *   1.0.0  JSON objects `{topic, event, payload, ref, join_ref}` in text frames; the server never
  *          writes `join_ref` (Phoenix V1 serializer).
@@ -40,7 +40,13 @@ export class WireError extends Error {
   }
 }
 
-const asRef = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+/** A ref is a string (realtime-js) or a number; anything else is a malformed frame, never coerced. */
+function asRef(value: unknown, field: string): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  throw new WireError(`${field} must be a string or null`);
+}
 
 function asPayload(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
@@ -68,7 +74,7 @@ export const v1: Serializer = {
     if (typeof message !== 'object' || message === null || Array.isArray(message)) throw new WireError('vsn 1.0.0 frames are JSON objects');
     const { topic, event, payload, ref, join_ref } = message as Record<string, unknown>;
     if (typeof topic !== 'string' || typeof event !== 'string') throw new WireError('frame needs a topic and an event');
-    return { joinRef: asRef(join_ref), ref: asRef(ref), topic, event, payload: asPayload(payload) };
+    return { joinRef: asRef(join_ref, 'join_ref'), ref: asRef(ref, 'ref'), topic, event, payload: asPayload(payload) };
   },
   encode: (frame) => JSON.stringify({ topic: frame.topic, event: frame.event, payload: frame.payload, ref: frame.ref }),
   encodeBroadcast: (message) =>
@@ -112,6 +118,11 @@ export function decodeUserBroadcastPush(data: Buffer): Frame {
   return frame;
 }
 
+const fitsKind4 = (message: UserBroadcast) =>
+  Buffer.byteLength(message.topic) <= 255 &&
+  Buffer.byteLength(message.event) <= 255 &&
+  (!message.meta || Buffer.byteLength(JSON.stringify(message.meta)) <= 255);
+
 /** Encodes a kind-4 frame (server → client user broadcast). */
 export function encodeUserBroadcast(message: UserBroadcast): Buffer {
   const topic = Buffer.from(message.topic, 'utf8');
@@ -133,10 +144,15 @@ export const v2: Serializer = {
     if (!Array.isArray(message) || message.length !== 5) throw new WireError('vsn 2.0.0 text frames are 5-element JSON arrays');
     const [joinRef, ref, topic, event, payload] = message as unknown[];
     if (typeof topic !== 'string' || typeof event !== 'string') throw new WireError('frame needs a topic and an event');
-    return { joinRef: asRef(joinRef), ref: asRef(ref), topic, event, payload: asPayload(payload) };
+    return { joinRef: asRef(joinRef, 'join_ref'), ref: asRef(ref, 'ref'), topic, event, payload: asPayload(payload) };
   },
   encode: (frame) => JSON.stringify([frame.joinRef, frame.ref, frame.topic, frame.event, frame.payload]),
-  encodeBroadcast: (message) => encodeUserBroadcast(message),
+  // A kind-4 header holds fields of at most 255 bytes; a JSON payload with a longer event or meta
+  // goes as a JSON text broadcast, which realtime-js handles the same way. Raw bytes cannot.
+  encodeBroadcast: (message) =>
+    message.raw || fitsKind4(message)
+      ? encodeUserBroadcast(message)
+      : JSON.stringify([null, null, message.topic, 'broadcast', broadcastPayload(message)]),
 };
 
 /** The serializer for a `vsn` query value; undefined for a version the client cannot send. */
