@@ -18,6 +18,14 @@ export const syncLimits = {
   defaultPullChanges: 1000,
   /** How deeply arrays and objects may nest in a request (metadata included). More is 400 json_too_deep. */
   maxJsonDepth: 32,
+  /**
+   * The largest push a device should send, in items and in bytes of request body. maxItems and
+   * maxBodyBytes are what the function accepts; this is what keeps a normal push well clear of the
+   * statement timeout (8 s, then 503): with 32 devices pushing at once on a 2-core machine under
+   * load, the push's database step stayed under 1.3 s (`npm run bench:sync:batch`, docs/functions.md).
+   */
+  devicePushItems: 500,
+  devicePushBytes: 1024 * 1024,
 } as const;
 
 export const syncTables = ['conversations', 'messages', 'memories'] as const;
