@@ -147,11 +147,25 @@ function configuredPort(paths: ClusterPaths): number | undefined {
   return last ? Number(last[1]) : undefined;
 }
 
+/**
+ * PostgreSQL 15.19 and later decode only through the output plugins `output_plugin_libraries` names
+ * (pgoutput and test_decoding by default); realtime decodes with wal2json. Older servers do not know
+ * the setting and would refuse to start with it, so it is written only when the server lists it.
+ */
+async function allowWal2json(pg: PostgresInstall, paths: ClusterPaths): Promise<void> {
+  const conf = join(paths.data, 'postgresql.conf');
+  if (/^output_plugin_libraries = /m.test(readFileSync(conf, 'utf8'))) return;
+  const described = await run(join(pg.binDir, 'postgres'), ['--describe-config'], { allowFailure: true });
+  if (!/^output_plugin_libraries\t/m.test(described.stdout)) return;
+  appendFileSync(conf, "output_plugin_libraries = 'pgoutput, test_decoding, wal2json'\n");
+}
+
 export async function startCluster(pg: PostgresInstall, paths: ClusterPaths, config: StackConfig): Promise<void> {
   await assertPortFree(config.db.port);
   if (configuredPort(paths) !== config.db.port) {
     appendFileSync(join(paths.data, 'postgresql.conf'), `port = ${config.db.port}\n`);
   }
+  await allowWal2json(pg, paths);
   const started = await run(
     join(pg.binDir, 'pg_ctl'),
     ['start', '-D', paths.data, '-l', paths.log, '-w', '-t', '60', '-s'],
