@@ -178,7 +178,8 @@ export const functionsService: ServiceFactory = async (config: StackConfig): Pro
       const method = request.method ?? 'GET';
       let upstream: Forwarded;
       try {
-        upstream = await forward(`${base}/${[name, ...rest].join('/')}${url.search}`, method, headers, ['GET', 'HEAD', 'TRACE'].includes(method) ? Buffer.alloc(0) : body);
+        const forwardedBody = ['GET', 'HEAD', 'TRACE'].includes(method) ? Buffer.alloc(0) : body;
+        upstream = await forward(`${base}/${[name, ...rest].join('/')}${url.search}`, method, headers, forwardedBody);
       } catch (error) {
         // The function's process went away mid-request (killed, crashed). Whether the request was
         // applied is unknown; a retry with the same change ids is safe (receipts).

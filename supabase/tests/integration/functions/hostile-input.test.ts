@@ -30,7 +30,9 @@ interface Answer {
 }
 
 /** Any method, any bytes, exactly as given (fetch refuses TRACE, so node:http it is). */
-function send(fn: string, method: string, body?: string | Uint8Array, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Answer> {
+const jsonType = { 'content-type': 'application/json' };
+
+function send(fn: string, method: string, body?: string | Uint8Array, headers: Record<string, string> = jsonType): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // Framed by content-length: node:http sends a DELETE's body unframed otherwise.
     const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
@@ -74,7 +76,10 @@ describe('bodies nested too deeply', () => {
   it('sync still takes metadata nested as deep as its limit allows', async () => {
     // body → push → item → fields → metadata: the rest of the limit is the metadata's own.
     const metadata = JSON.parse(nested(syncLimits.maxJsonDepth - 5)) as unknown;
-    const message = (m: unknown) => ({ ...item.message('deep-m', 'deep-c', 'x'), fields: { conversation_local_id: 'deep-c', role: 'user', content: 'x', metadata: { m } } });
+    const message = (m: unknown) => ({
+      ...item.message('deep-m', 'deep-c', 'x'),
+      fields: { conversation_local_id: 'deep-c', role: 'user', content: 'x', metadata: { m } },
+    });
     const answer = await send('sync', 'POST', JSON.stringify({ push: [item.conversation('deep-c'), message(metadata)] }));
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.text)).toMatchObject({ push: { results: [{ status: 'applied' }, { status: 'applied' }] } });
@@ -105,7 +110,8 @@ describe('forged pull cursors', () => {
 
   it('a forged cursor next to a push refuses the whole request: the push is not applied', async () => {
     await expectNothingWritten(async () => {
-      const answer = await send('sync', 'POST', JSON.stringify({ push: [item.conversation('with-bad-cursor')], pull: { cursor: cursorOf({ since: '5:1:' }) } }));
+      const body = { push: [item.conversation('with-bad-cursor')], pull: { cursor: cursorOf({ since: '5:1:' }) } };
+      const answer = await send('sync', 'POST', JSON.stringify(body));
       expect(answer.status).toBe(400);
       expect(errorOf(answer)).toBe('invalid_cursor');
     });
@@ -160,6 +166,7 @@ describe('garbage', () => {
   });
 
   const now = () => new Date().toISOString();
+  const loneKey = '"content":"x","metadata":{"\\ud800":1}';
   it.each([
     ['numbers where strings go', { push: [{ ...item.conversation('n'), local_id: 7, fields: { title: 42 } }] }],
     ['a string where a number goes', { pull: { limit: '10' } }],
@@ -171,7 +178,7 @@ describe('garbage', () => {
     ['a prototype key', `{"__proto__": {"pull": {}}, "pull": {}}`],
     ['a pull cursor as a number', { pull: { cursor: 5 } }],
     ['a NUL in a title', { push: [item.conversation('nul', { title: 'a\u0000b' })] }],
-    ['a lone surrogate in a metadata key', `{"push": [${JSON.stringify(item.message('ls', 'nowhere', 'x')).replace('"content":"x"', '"content":"x","metadata":{"\\ud800":1}')}]}`],
+    ['a lone surrogate in a metadata key', `{"push": [${JSON.stringify(item.message('ls', 'nowhere', 'x')).replace('"content":"x"', loneKey)}]}`],
   ])('sync answers %s with a 400', async (_name, body) => {
     await expectNothingWritten(async () => {
       const answer = await send('sync', 'POST', typeof body === 'string' ? body : JSON.stringify(body));
