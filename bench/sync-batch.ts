@@ -4,7 +4,8 @@
  * again by the function per transaction; supabase/functions/_shared/db.ts).
  *
  * For each batch shape (items × bytes of content per item), every device (one user each) pushes a
- * new conversation and its messages at the same moment, `--rounds` times. Printed per shape: the
+ * new conversation and its messages (or, with `--table memories`, new memories the function scores)
+ * at the same moment, `--rounds` times. Printed per shape: the
  * answers by status, end-to-end latency (p50/p95/max), the function's wait for one of its pooled
  * connections (server-timing `connection`) and its database step (`database`: the sync_push
  * statement, what the statement timeout counts), and whether the slowest database step stayed
@@ -13,7 +14,8 @@
  *
  * Uses the running stack the environment names (VIRGIL_* as for `npm run stack:*`). Creates one user
  * per device and deletes them at the end.
- * Options: --devices N (32), --rounds N (2), --shapes 250x1024,500x3072 (items x bytes, default below).
+ * Options: --devices N (32), --rounds N (2), --shapes 250x1024,500x3072 (items x bytes, default below),
+ * --table messages|memories (messages).
  * Writes <stack folder>/reports/bench-sync-batch.json. Exit codes: 0 done, 1 an answer other than 200 or 503.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -35,6 +37,8 @@ const rounds = Number(option('rounds', '2'));
 const shapes = option('shapes', '100x3072,250x3072,500x1024,500x3072,1000x1024,1000x3072')
   .split(',')
   .map((shape) => shape.split('x').map(Number) as [number, number]);
+/** messages (a conversation and its messages) or memories (scored by the function, as a device sends them). */
+const kind = option('table', 'messages');
 const statementTimeoutMs = 8000;
 const budgetMs = statementTimeoutMs / 4;
 
@@ -44,6 +48,9 @@ function batch(items: number, bytes: number): SyncItem[] {
   const now = new Date().toISOString();
   const base = (local: string) => ({ local_id: local, change_id: crypto.randomUUID(), client_updated_at: now, op: 'upsert' as const });
   const content = 'I am going to Lisbon in May and I love custard tarts. '.repeat(Math.ceil(bytes / 54)).slice(0, bytes);
+  if (kind === 'memories') {
+    return Array.from({ length: items }, (_, i): SyncItem => ({ table: 'memories', ...base(`mem-${tag}-${i}`), fields: { content } }));
+  }
   return [
     { table: 'conversations', ...base(`c-${tag}`), fields: { title: `Batch ${tag}` } },
     ...Array.from({ length: items - 1 }, (_, i): SyncItem => ({
@@ -101,14 +108,14 @@ async function main(): Promise<number> {
       results.push({ items, bytes, requests: answers.length, statuses, latency, connection, database, withinBudget: within });
       console.error(`[bench] ${shape}: ${JSON.stringify(statuses)}, max ${latency.max.toFixed(0)} ms`);
     }
-    console.log(`\n${devices} devices (one user each) push at once, ${rounds} rounds; ${cpus().length} cores, load ${load} at start;`
+    console.log(`\n${devices} devices (one user each) push ${kind} at once, ${rounds} rounds; ${cpus().length} cores, load ${load} at start;`
       + ` budget: database step <= ${budgetMs} ms (statement timeout ${statementTimeoutMs} ms / 4)\n`);
     console.log(table(
       ['batch (items x content)', 'MB', 'pushes', 'answers', 'p50 ms', 'p95 ms', 'max ms', 'pool wait max', 'db p50', 'db p95', 'db max', 'within budget'],
       rows,
     ));
     mkdirSync(join(config.stackDir, 'reports'), { recursive: true });
-    writeFileSync(join(config.stackDir, 'reports', 'bench-sync-batch.json'), `${JSON.stringify({ devices, rounds, budgetMs, results }, null, 2)}\n`);
+    writeFileSync(join(config.stackDir, 'reports', `bench-sync-batch-${kind}.json`), `${JSON.stringify({ kind, devices, rounds, budgetMs, results }, null, 2)}\n`);
     return failed ? 1 : 0;
   } finally {
     await deleteLocalUsers(sql, users.map((user) => user.id));
