@@ -18,13 +18,16 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync
 import { join } from 'node:path';
 
 /**
- * The Deno executable the npm package installed, run directly: its `.bin/deno` is a node script that
- * spawns it, and a function host killed with SIGKILL would leave that child running, unseen.
+ * The Deno executable the npm package `deno` installs (its postinstall places it next to bin.cjs).
+ * Run directly, not through node_modules/.bin/deno: that is a Node script that runs Deno as its
+ * child, so a function would be two processes, and a kill of the first would leave Deno running
+ * orphaned, still listening and holding its database connections. The script is the fallback when
+ * the install scripts did not run (it installs the executable on first use).
  */
-export const denoBinary = (projectRoot: string) => {
-  const executable = join(projectRoot, 'node_modules', 'deno', 'deno');
-  return existsSync(executable) ? executable : join(projectRoot, 'node_modules', '.bin', 'deno');
-};
+export function denoBinary(projectRoot: string): string {
+  const native = join(projectRoot, 'node_modules', 'deno', process.platform === 'win32' ? 'deno.exe' : 'deno');
+  return existsSync(native) ? native : join(projectRoot, 'node_modules', '.bin', 'deno');
+}
 /** The functions' own config, as deployed (and as `deno check` reads it). */
 export const denoConfig = (projectRoot: string) => join(projectRoot, 'supabase', 'functions', 'deno.json');
 /** Where the local runtime config and Deno's cache live: inside node_modules, so a fresh clone starts empty. */

@@ -21,8 +21,13 @@
  * makes the gateway exit with that function's own error, and `stack:start` prints it. A function
  * process that dies while a request is in flight is answered 503 {code: FUNCTION_UNAVAILABLE} with
  * Retry-After (the function runs again on the next request).
+ *
+ * Every method is passed on to the function, as the edge runtime's main service does (supabase/cli
+ * internal/functions/serve/templates/main.ts hands each request to the worker): a method the
+ * function does not serve (TRACE included) is the function's own 405 with Allow. So requests are
+ * forwarded with node:http, which sends any method, rather than fetch, which refuses TRACE.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { bearerOf, tokenForKey } from '../identity/identify.ts';
 import { JwtError, verifyJwt, verifyKeysOf } from '../identity/jwt.ts';
 import type { StackConfig } from '../config.ts';
@@ -93,6 +98,27 @@ async function checkJwt(request: IncomingMessage, response: ServerResponse, keys
   }
 }
 
+interface Forwarded {
+  status: number;
+  headers: IncomingHttpHeaders;
+  payload: Buffer;
+}
+
+/** Sends one request to a function's process and reads its whole answer. */
+function forward(url: string, method: string, headers: Record<string, string>, body: Buffer): Promise<Forwarded> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(url, { method, headers: body.length > 0 ? { ...headers, 'content-length': String(body.length) } : headers }, (incoming) => {
+      const chunks: Buffer[] = [];
+      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+      incoming.once('end', () => resolve({ status: incoming.statusCode ?? 502, headers: incoming.headers, payload: Buffer.concat(chunks) }));
+      incoming.once('error', reject);
+      incoming.once('aborted', () => reject(new Error('the function closed the connection mid-answer')));
+    });
+    outgoing.once('error', reject);
+    outgoing.end(body.length > 0 ? body : undefined);
+  });
+}
+
 const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade', 'content-encoding']);
 
 export const functionsService: ServiceFactory = async (config: StackConfig): Promise<GatewayService> => {
@@ -144,20 +170,16 @@ export const functionsService: ServiceFactory = async (config: StackConfig): Pro
         sendJson(response, 503, { code: 'BOOT_ERROR', message: `function ${name} failed to start: ${(error as Error).message}` });
         return;
       }
-      const headers = new Headers();
+      const headers: Record<string, string> = {};
       for (const [key, value] of Object.entries(request.headers)) {
         if (value === undefined || hopByHop.has(key)) continue;
-        headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+        headers[key] = Array.isArray(value) ? value.join(', ') : value;
       }
-      let upstream: Response;
-      let payload: Buffer;
+      const method = request.method ?? 'GET';
+      let upstream: Forwarded;
       try {
-        upstream = await fetch(`${base}/${[name, ...rest].join('/')}${url.search}`, {
-          method: request.method ?? 'GET',
-          headers,
-          body: body.length > 0 && request.method !== 'GET' && request.method !== 'HEAD' ? body : undefined,
-        });
-        payload = Buffer.from(await upstream.arrayBuffer());
+        const forwardedBody = ['GET', 'HEAD', 'TRACE'].includes(method) ? Buffer.alloc(0) : body;
+        upstream = await forward(`${base}/${[name, ...rest].join('/')}${url.search}`, method, headers, forwardedBody);
       } catch (error) {
         // The function's process went away mid-request (killed, crashed). Whether the request was
         // applied is unknown; a retry with the same change ids is safe (receipts).
@@ -165,12 +187,12 @@ export const functionsService: ServiceFactory = async (config: StackConfig): Pro
         sendJson(response, 503, { code: 'FUNCTION_UNAVAILABLE', message: `function ${name} stopped while answering; retry` }, { 'retry-after': '1' });
         return;
       }
-      const out: Record<string, string> = { ...corsHeaders };
-      upstream.headers.forEach((value, key) => {
-        if (!hopByHop.has(key)) out[key] = value;
-      });
+      const out: Record<string, string | string[]> = { ...corsHeaders };
+      for (const [key, value] of Object.entries(upstream.headers)) {
+        if (value !== undefined && !hopByHop.has(key)) out[key] = value;
+      }
       response.writeHead(upstream.status, out);
-      response.end(payload);
+      response.end(method === 'HEAD' ? undefined : upstream.payload);
     },
 
     async close() {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HttpError } from './errors.ts';
-import { errorResponse, readJson } from './http.ts';
+import { defaultMaxJsonDepth, errorResponse, nestsDeeperThan, readJson } from './http.ts';
 
 const post = (body: BodyInit, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
   new Request('http://function.local/sync', { method: 'POST', body, headers });
@@ -28,6 +28,28 @@ describe('reading a JSON body', () => {
     ['another content type', post('{}', { 'content-type': 'text/plain' }), 'unsupported_media_type'],
   ])('refuses %s', async (_name, request, code) => {
     expect(await codeOf(readJson(request, 100))).toBe(code);
+  });
+});
+
+describe('bounding how deeply a body nests', () => {
+  const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+
+  it('refuses 10,000 levels (a 20 KB body) before parsing or walking it', async () => {
+    const body = `{"push": ${nested(10_000)}}`;
+    expect(await codeOf(readJson(post(body), 1024 * 1024))).toBe('json_too_deep');
+  });
+
+  it('accepts the limit itself and refuses one more, objects and arrays alike', async () => {
+    expect(await codeOf(readJson(post(nested(defaultMaxJsonDepth)), 1024))).toBe('accepted');
+    expect(await codeOf(readJson(post(nested(defaultMaxJsonDepth + 1)), 1024))).toBe('json_too_deep');
+    expect(await codeOf(readJson(post('{"a":{"b":{"c":[1]}}}'), 1024, 3))).toBe('json_too_deep');
+    expect(await codeOf(readJson(post('{"a":{"b":[1]}, "c": [[2]]}'), 1024, 3))).toBe('accepted');
+  });
+
+  it('does not count brackets inside strings, escaped quotes included', () => {
+    expect(nestsDeeperThan(JSON.stringify({ text: '[[[[[[{{{{{{' }), 1)).toBe(false);
+    expect(nestsDeeperThan(JSON.stringify({ text: 'say \\"[[[[[[\\" and \\' }), 1)).toBe(false);
+    expect(nestsDeeperThan(JSON.stringify({ text: '\\', deeper: [[1]] }), 2)).toBe(true);
   });
 });
 

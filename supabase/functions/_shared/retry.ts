@@ -6,9 +6,10 @@
  * committed it just before: either way running the same transaction again is safe for `sync`,
  * because every item carries a change_id and a replayed item answers from its receipt. So the work
  * is run again a bounded number of times, with a short jittered pause; when the attempts run out the
- * request is answered 503 with Retry-After (serviceUnavailable), never a 500.
+ * request is answered 503 with Retry-After (serviceUnavailable), never a 500. Which errors those are
+ * is decided in errors.ts (classifyDatabaseError).
  */
-import { serviceUnavailable } from './errors.ts';
+import { answerFor, classifyDatabaseError, retryAfterSeconds } from './errors.ts';
 
 export const retryPolicy = {
   /** Attempts in all, the first included. */
@@ -16,17 +17,15 @@ export const retryPolicy = {
   /** Pause before the second attempt; doubled for each later one, plus up to as much again at random. */
   firstPauseMs: 25,
   /** What the 503 tells the client to wait, in seconds. */
-  retryAfterSeconds: 1,
+  retryAfterSeconds: retryAfterSeconds.cancelled,
 } as const;
 
-/** SQLSTATEs after which the transaction was rolled back and may simply run again. */
-const cancelledByTheDatabase = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
-/** postgres.js's own codes (and Node's) for a connection that went away or never came. */
-const connectionLost = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
-
+/**
+ * A transaction the database cancelled of its own accord (errors.ts, `cancelled`). A timeout is not
+ * run again here: the database is loaded, and the client is told to come back (503, Retry-After).
+ */
 export function isTransient(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (cancelledByTheDatabase.has(code) || connectionLost.has(code));
+  return classifyDatabaseError(error) === 'cancelled';
 }
 
 export interface RetryOptions {
@@ -45,7 +44,7 @@ export async function withRetries<T>(work: () => Promise<T>, options: RetryOptio
       return await work();
     } catch (error) {
       if (!isTransient(error)) throw error;
-      if (attempt >= attempts) throw serviceUnavailable(retryPolicy.retryAfterSeconds, (error as { code: string }).code);
+      if (attempt >= attempts) throw answerFor(error)!;
       options.onRetry?.(attempt, error);
       const pause = firstPauseMs * 2 ** (attempt - 1);
       await sleep(pause + Math.random() * pause);

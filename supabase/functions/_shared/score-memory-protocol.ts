@@ -3,6 +3,13 @@
  */
 import { z } from 'zod';
 
+export const scoreMemoryLimits = {
+  /** Bytes per request body. More is answered 413 payload_too_large. */
+  maxBodyBytes: 256 * 1024,
+  /** The request is one flat object. Deeper nesting is 400 json_too_deep, before anything walks it. */
+  maxJsonDepth: 4,
+} as const;
+
 export const scoreMemoryRequest = z.union([
   z.strictObject({ memory_id: z.uuid() }),
   z.strictObject({

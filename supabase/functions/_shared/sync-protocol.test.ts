@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCursor, encodeCursor, syncItem, syncLimits, syncRequest } from './sync-protocol.ts';
+import { decodeCursor, encodeCursor, isSnapshotText, syncItem, syncLimits, syncRequest } from './sync-protocol.ts';
 
 const base = {
   op: 'upsert',
@@ -68,5 +68,34 @@ describe('cursors', () => {
     ['an unknown key', `v1.${Buffer.from(JSON.stringify({ since: '1:2:', user: 'x' })).toString('base64url')}`],
   ])('are refused when %s', (_name, text) => {
     expect(decodeCursor(text)).toBeUndefined();
+  });
+
+  const cursorOf = (value: unknown) => `v1.${Buffer.from(JSON.stringify(value)).toString('base64url')}`;
+
+  it.each([
+    ['xmin above xmax', '5:1:'],
+    ['xmin 0', '0:0:'],
+    ['an id past 2^64 - 1', '18446744073709551616:18446744073709551616:'],
+    ['an in-progress id at xmax', '1:5:5'],
+    ['an in-progress id below xmin', '3:5:2'],
+    ['in-progress ids out of order', '1:5:3,2'],
+    ['a trailing comma', '1:5:3,'],
+    ['a sign', '+1:5:'],
+  ])('are refused when a snapshot has %s (pg_snapshot would refuse it)', (_name, snapshot) => {
+    expect(isSnapshotText(snapshot)).toBe(false);
+    expect(decodeCursor(cursorOf({ since: snapshot }))).toBeUndefined();
+    expect(decodeCursor(cursorOf({ upto: snapshot }))).toBeUndefined();
+  });
+
+  it('accept every snapshot pg_snapshot accepts', () => {
+    for (const snapshot of ['1:1:', '10:20:', '10:20:10', '10:20:12,15,15,19', '18446744073709551615:18446744073709551615:']) {
+      expect(isSnapshotText(snapshot)).toBe(true);
+    }
+  });
+
+  it('are refused when the page position names a transaction id past 2^64 - 1', () => {
+    const after = { txid: '99999999999999999999', table: 'messages', id: base.change_id };
+    expect(decodeCursor(cursorOf({ since: '1:2:', after }))).toBeUndefined();
+    expect(decodeCursor(cursorOf({ since: '1:2:', after: { ...after, txid: '18446744073709551615' } }))).toBeDefined();
   });
 });

@@ -16,6 +16,16 @@ export const syncLimits = {
   /** Changes per pull page; the default when the device does not say. */
   maxPullChanges: 10_000,
   defaultPullChanges: 1000,
+  /** How deeply arrays and objects may nest in a request (metadata included). More is 400 json_too_deep. */
+  maxJsonDepth: 32,
+  /**
+   * The largest push a device should send, in items and in bytes of request body. maxItems and
+   * maxBodyBytes are what the function accepts; this is what keeps a normal push well clear of the
+   * statement timeout (8 s, then 503): with 32 devices pushing at once on a 2-core machine under
+   * load, the push's database step stayed under 1.3 s (`npm run bench:sync:batch`, docs/functions.md).
+   */
+  devicePushItems: 500,
+  devicePushBytes: 1024 * 1024,
 } as const;
 
 export const syncTables = ['conversations', 'messages', 'memories'] as const;
@@ -133,12 +143,37 @@ export type SyncResponse = z.infer<typeof syncResponse>;
 
 // Cursor ------------------------------------------------------------------------------------------
 
+/** The largest xid8 (a 64-bit unsigned transaction id). */
+const maxTxid = 2n ** 64n - 1n;
+const txidText = z.string().regex(/^\d{1,20}$/).refine((text) => BigInt(text) <= maxTxid, 'a transaction id is at most 2^64 - 1');
+
+/**
+ * Whether text is a snapshot pg_snapshot's input accepts (PostgreSQL src/backend/utils/adt/xid8funcs.c
+ * parse_snapshot): `xmin:xmax:xip,…` with 0 < xmin <= xmax, and every in-progress id within
+ * [xmin, xmax), in ascending order. Checked here so that a forged cursor is a 400 and never
+ * reaches SQL, where it would fail the cast.
+ */
+export function isSnapshotText(text: string): boolean {
+  const match = /^(\d{1,20}):(\d{1,20}):((?:\d{1,20})(?:,\d{1,20})*)?$/.exec(text);
+  if (!match) return false;
+  const xmin = BigInt(match[1]!);
+  const xmax = BigInt(match[2]!);
+  if (xmin === 0n || xmax > maxTxid || xmax < xmin) return false;
+  let last = xmin;
+  for (const part of match[3] ? match[3].split(',') : []) {
+    const xip = BigInt(part);
+    if (xip < last || xip >= xmax) return false;
+    last = xip;
+  }
+  return true;
+}
+
 /** What the database's cursor holds (chapter 11): snapshots in pg_snapshot's text form. */
-const snapshotText = z.string().regex(/^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20})*)?$/);
+const snapshotText = z.string().max(4096).refine(isSnapshotText, 'not a snapshot');
 export const databaseCursor = z.strictObject({
   since: snapshotText.optional(),
   upto: snapshotText.optional(),
-  after: z.strictObject({ txid: z.string().regex(/^\d{1,20}$/), table: z.enum(syncTables), id: z.uuid() }).optional(),
+  after: z.strictObject({ txid: txidText, table: z.enum(syncTables), id: z.uuid() }).optional(),
 });
 export type DatabaseCursor = z.infer<typeof databaseCursor>;
 

@@ -5,7 +5,7 @@
  */
 import type { UserClaims } from './auth.ts';
 import { asUser, type Sql } from './db.ts';
-import { invalidCursor } from './errors.ts';
+import { answerFor, invalidCursor } from './errors.ts';
 import { withRetries } from './retry.ts';
 import { contentImportance } from './scoring.ts';
 import {
@@ -40,7 +40,11 @@ export async function push(sql: Sql, claims: UserClaims, items: SyncItem[], timi
   // One transaction; cancelled by the database (deadlock, serialization, lost connection), it runs
   // again: a replayed item answers from its receipt, so a retry never writes twice.
   const rows = await withRetries(() =>
-    asUser(sql, claims, (tx) => tx`select public.sync_push(${tx.json(prepared as never)}::jsonb) as results`));
+    asUser(sql, claims, (tx) => {
+      // Waiting for one of the pooled connections is its own step: the statement timeout counts only `database`.
+      timing?.mark('connection');
+      return tx`select public.sync_push(${tx.json(prepared as never)}::jsonb) as results`;
+    }));
   timing?.mark('database');
   const results = (rows[0]?.results ?? []) as DbResult[];
   return results.map((result, index) => ({
@@ -58,16 +62,26 @@ interface DbPull {
   has_more: boolean;
 }
 
-export async function pull(sql: Sql, claims: UserClaims, cursorText: string | null | undefined, limit: number | undefined) {
+/** The device's cursor, checked; a forged one is refused before anything (a push included) is applied. */
+export function readCursor(cursorText: string | null | undefined): DatabaseCursor | null {
   const cursor = cursorText ? decodeCursor(cursorText) : null;
   if (cursor === undefined) throw invalidCursor();
+  return cursor;
+}
+
+export async function pull(sql: Sql, claims: UserClaims, cursor: DatabaseCursor | null, limit: number | undefined) {
   const page = await withRetries(() =>
     asUser(
       sql,
       claims,
       (tx) => tx`select public.sync_pull(${cursor === null ? null : tx.json(cursor as never)}::jsonb, ${limit ?? syncLimits.defaultPullChanges}::integer) as page`,
       { readOnly: true },
-    ));
+    ))
+    // decodeCursor already refused what pg_snapshot would; should a cursor still fail a cast in SQL,
+    // it is the cursor's fault all the same.
+    .catch((error: unknown) => {
+      throw answerFor(error, invalidCursor) ?? error;
+    });
   const result = page[0]?.page as DbPull;
   return {
     changes: result.changes.map(({ txid: _txid, ...change }) => change),
@@ -78,12 +92,13 @@ export async function pull(sql: Sql, claims: UserClaims, cursorText: string | nu
 
 export async function sync(sql: Sql, claims: UserClaims, request: SyncRequest, timing?: Timing): Promise<SyncResponse> {
   const response: SyncResponse = {};
+  const cursor = request.pull ? readCursor(request.pull.cursor) : null;
   if (request.push) {
     response.push = { results: await push(sql, claims, request.push, timing) };
     timing?.mark('shape');
   }
   if (request.pull) {
-    response.pull = await pull(sql, claims, request.pull.cursor, request.pull.limit);
+    response.pull = await pull(sql, claims, cursor, request.pull.limit);
     timing?.mark('pull');
   }
   return response;

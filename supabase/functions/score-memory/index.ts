@@ -13,7 +13,7 @@ import { connect } from '../_shared/db.ts';
 import { readFunctionEnv } from '../_shared/env.ts';
 import { invalidRequest, unstorableText } from '../_shared/errors.ts';
 import { corsHeaders, errorResponse, json, readJson, requireMethod } from '../_shared/http.ts';
-import { scoreMemoryRequest } from '../_shared/score-memory-protocol.ts';
+import { scoreMemoryLimits, scoreMemoryRequest } from '../_shared/score-memory-protocol.ts';
 import { scoreStoredMemory, scoreText } from '../_shared/score-memory-service.ts';
 import { findUnstorableText } from '../_shared/storable-text.ts';
 
@@ -26,7 +26,7 @@ async function handle(request: Request): Promise<Response> {
   if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: corsHeaders });
   requireMethod(request, ['POST']);
   const claims = await verifyUser(request.headers.get('authorization'));
-  const body = await readJson(request, 256 * 1024);
+  const body = await readJson(request, scoreMemoryLimits.maxBodyBytes, scoreMemoryLimits.maxJsonDepth);
   const unstorable = findUnstorableText(body);
   if (unstorable) throw unstorableText(unstorable.path, unstorable.problem);
   const parsed = scoreMemoryRequest.safeParse(body);

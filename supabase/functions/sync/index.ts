@@ -26,7 +26,7 @@ async function handle(request: Request): Promise<Response> {
   requireMethod(request, ['POST']);
   const timing = new ServerTiming();
   const claims = await verifyUser(request.headers.get('authorization'));
-  const body = await readJson(request, syncLimits.maxBodyBytes);
+  const body = await readJson(request, syncLimits.maxBodyBytes, syncLimits.maxJsonDepth);
   // An oversize batch is a 413, told apart from a malformed one before the item-by-item check.
   const pushed = (body as { push?: unknown } | null)?.push;
   if (Array.isArray(pushed) && pushed.length > syncLimits.maxItems) throw batchTooLarge(pushed.length, syncLimits.maxItems);

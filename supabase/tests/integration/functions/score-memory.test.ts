@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asRequest, userClaims } from '../../../../test-support/as-user.ts';
 import type { LocalUser } from '../../../../test-support/users.ts';
+import { mentionChars } from '../../../functions/_shared/score-memory-service.ts';
 import type { MemoryScore } from '../../../functions/_shared/scoring.ts';
 import { connectDb, device, invoke, item, push, userPool } from './support.ts';
 
@@ -57,6 +58,20 @@ describe('score-memory', () => {
     expect(second.body.components.mentions).toBe(2);
     expect(second.body.importance_score).toBeGreaterThan(first.body.importance_score);
     expect(second.body.components.reinforcement).toBeGreaterThan(0);
+  });
+
+  it('looks for mentions in the first part of each later message only, however long the messages', async () => {
+    const [created] = await push(device(ada), [item.memory('cellist', { content: 'Ada plays the cello in an orchestra', importance_score: 0.1 })]);
+    const filler = 'nothing to see here '.repeat(Math.ceil(mentionChars / 20)).slice(0, mentionChars);
+    await push(device(ada), [
+      item.conversation('long', { title: 'long' }),
+      item.message('long-early', 'long', `Orchestra rehearsal tonight, cello in hand. ${filler}${filler}`),
+      item.message('long-late', 'long', `${filler}Orchestra rehearsal tonight, cello in hand.`),
+    ]);
+    const scored = await invoke<Scored>(device(ada), 'score-memory', { memory_id: created!.id });
+    expect(scored.status).toBe(200);
+    // The late mention sits past the first mentionChars characters: not read, not counted.
+    expect(scored.body.components.mentions).toBe(1);
   });
 
   it('rejects a request that is neither an id nor content', async () => {

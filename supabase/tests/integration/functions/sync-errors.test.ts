@@ -99,7 +99,7 @@ describe('bad input', () => {
       const { error } = await device(ada).functions.invoke('sync', { method });
       const response = (error as { context: Response }).context;
       expect(response.status).toBe(405);
-      expect(response.headers.get('allow')).toBe('POST');
+      expect(response.headers.get('allow')).toBe('POST, OPTIONS');
       expect(((await response.json()) as { error: string }).error).toBe('method_not_allowed');
     }
   });
