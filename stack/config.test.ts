@@ -19,7 +19,7 @@ describe('loadConfig', () => {
     expect(config.api.port).toBe(54321);
     expect(config.db.port).toBe(54322);
     expect(config.stackDir).toBe(join(projectRoot, '.stack'));
-    expect(config.realtime).toEqual({
+    expect(config.realtime).toMatchObject({
       privateOnly: false, poolMax: 8, checkLanes: 4, errorBackoffMs: 1000, slot: 'virgil_realtime', broadcastSlot: 'virgil_realtime_messages', debug: false,
     });
   });
@@ -40,7 +40,7 @@ describe('loadConfig', () => {
       VIRGIL_REALTIME_POOL_MAX: '3', VIRGIL_REALTIME_CHECK_LANES: '2', VIRGIL_REALTIME_ERROR_BACKOFF_MS: '0',
       VIRGIL_REALTIME_SLOT: 'a_slot', VIRGIL_REALTIME_BROADCAST_SLOT: 'b_slot', VIRGIL_REALTIME_DEBUG: '1',
     }, toml(''));
-    expect(config.realtime).toEqual({ privateOnly: false, poolMax: 3, checkLanes: 2, errorBackoffMs: 0, slot: 'a_slot', broadcastSlot: 'b_slot', debug: true });
+    expect(config.realtime).toMatchObject({ privateOnly: false, poolMax: 3, checkLanes: 2, errorBackoffMs: 0, slot: 'a_slot', broadcastSlot: 'b_slot', debug: true });
   });
 
   it('refuses a value out of range with CONFIG_INVALID naming the setting', () => {
