@@ -22,7 +22,8 @@ export const syncLimits = {
    * The largest push a device should send, in items and in bytes of request body. maxItems and
    * maxBodyBytes are what the function accepts; this is what keeps a normal push well clear of the
    * statement timeout (8 s, then 503): with 32 devices pushing at once on a 2-core machine under
-   * load, the push's database step stayed under 1.3 s (`npm run bench:sync:batch`, docs/functions.md).
+   * load, the push's database step stayed under 1.3 s for messages and 1.1 s for new memories, where
+   * 1,000 memories took up to 7.3 s (`npm run bench:sync:batch`, docs/functions.md).
    */
   devicePushItems: 500,
   devicePushBytes: 1024 * 1024,
