@@ -5,6 +5,7 @@
  * fault was answered 503 with Retry-After, never 500, and that no 4xx was ever given to a good batch.
  */
 import type { PushResult, SyncItem } from '../supabase/functions/_shared/sync-protocol.ts';
+import { request } from 'node:http';
 import { sleep } from '../stack/lib/sleep.ts';
 
 export interface FailedAttempt {
@@ -34,18 +35,18 @@ export async function pushUntilAnswered(items: SyncItem[], options: PushOptions)
   const failures: FailedAttempt[] = [];
   const body = JSON.stringify({ push: items });
   for (let attempt = 1; ; attempt += 1) {
-    const controller = new AbortController();
-    const hangUp = attempt <= (options.hangUps ?? 0);
+    if (attempt <= (options.hangUps ?? 0)) {
+      await sendAndHangUp(`${options.functionsUrl}/sync`, options.token, body);
+      failures.push({ status: 0, retryAfter: null, body: 'hung up' });
+      await sleep(100 + Math.random() * 200);
+      continue;
+    }
     try {
-      const sent = fetch(`${options.functionsUrl}/sync`, {
+      const response = await fetch(`${options.functionsUrl}/sync`, {
         method: 'POST',
         headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' },
         body,
-        signal: controller.signal,
       });
-      // The body is small and sent at once: hanging up a few ms later drops the request after it left.
-      if (hangUp) setTimeout(() => controller.abort(), 2 + Math.random() * 10);
-      const response = await sent;
       const text = await response.text();
       if (response.status === 200) {
         return { results: (JSON.parse(text) as { push: { results: PushResult[] } }).push.results, attempts: attempt, failures };
@@ -55,9 +56,27 @@ export async function pushUntilAnswered(items: SyncItem[], options: PushOptions)
       await sleep(Math.min(Number(response.headers.get('retry-after') ?? '0.2') * 1000, 1000) * (0.5 + Math.random() / 2));
     } catch (error) {
       if ((error as Error).message.startsWith('sync refused')) throw error;
-      failures.push({ status: 0, retryAfter: null, body: hangUp ? 'hung up' : String((error as Error).message) });
+      failures.push({ status: 0, retryAfter: null, body: String((error as Error).message) });
       await sleep(100 + Math.random() * 200);
     }
     if (Date.now() > deadline) throw new Error(`no answer within the deadline after ${attempt} attempts: ${JSON.stringify(failures.slice(-3))}`);
   }
+}
+
+/**
+ * Sends the whole request, then closes the connection before any answer can arrive: the server has
+ * the batch, the device never learns what became of it. Resolves once the socket is closed.
+ */
+function sendAndHangUp(url: string, token: string, body: string): Promise<void> {
+  return new Promise((resolve) => {
+    const req = request(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    req.on('response', (response) => response.resume());
+    req.on('error', () => undefined);
+    req.on('close', () => resolve());
+    req.on('finish', () => req.destroy());
+    req.end(body);
+  });
 }
