@@ -25,7 +25,7 @@ import { describeLimits, DEFAULT_LIMITS, publishedLimits } from '../stack/realti
 import { createLocalUser, deleteLocalUsers } from '../test-support/users.ts';
 import { percentile, table } from './stats.ts';
 import { concurrentPushes, badFunctionInput } from './hostile/function-probes.ts';
-import { isAlive, rowState, rssMb, rssSampler, servicePids } from './hostile/observe.ts';
+import { exitedSince, isAlive, rowState, rssMb, rssSampler, stackProcesses } from './hostile/observe.ts';
 import {
   burstJoins,
   flood,
@@ -85,7 +85,7 @@ async function startBystander(url: string, anonKey: string) {
 interface Row {
   probe: string;
   result: ProbeResult;
-  rss: { before: number; peak: number; after: number };
+  rss: { process: string; before: number; peak: number; after: number };
   exits: string[];
   bystander: Window;
   rowsChanged: boolean | undefined;
@@ -96,9 +96,10 @@ async function main(): Promise<number> {
   const seconds = Number(values.seconds ?? 5);
   const only = values.only ? new Set(values.only.split(',')) : undefined;
   const config = loadConfig();
-  const services = servicePids(config.stackDir).filter((service) => isAlive(service.pid));
+  const services = stackProcesses(config).filter((service) => isAlive(service.pid));
   if (services.length === 0) throw new Error('no running stack found in the stack folder: run `npm run setup` first');
   const limits = publishedLimits(config.stackDir) ?? { ...DEFAULT_LIMITS };
+  // Memory is watched for every process of the API side (the supervisor runs each service in its own).
   const host = services.filter((service) => service.name !== 'postgres');
   log(`services: ${services.map((service) => `${service.name} pid ${service.pid}`).join(', ')}`);
   console.log(`realtime quotas in force: ${describeLimits(limits)}`);
@@ -121,12 +122,12 @@ async function main(): Promise<number> {
   const idle = await bystander.end('idle');
   log(`bystander idle: p50 ${idle.p50.toFixed(1)} ms, p99 ${idle.p99.toFixed(1)} ms over ${idle.samples} broadcasts`);
 
-  // The server logs each socket it drops at the send-buffer bound; counted from the stack's log.
-  const gatewayLog = join(config.stackDir, 'gateway.log');
-  const logLines = () => (existsSync(gatewayLog) ? readFileSync(gatewayLog, 'utf8').match(/\[realtime\] terminated a socket with/g)?.length ?? 0 : 0);
+  // The realtime server logs each socket it drops at the send-buffer bound; counted from its log.
+  const realtimeLog = join(config.stackDir, 'logs', 'realtime.log');
+  const logLines = () => (existsSync(realtimeLog) ? readFileSync(realtimeLog, 'utf8').match(/\[realtime\] terminated a socket with/g)?.length ?? 0 : 0);
   const terminations = () => {
     const before = logLines();
-    return () => (existsSync(gatewayLog) ? String(logLines() - before) : 'an unknown number of (no gateway.log)');
+    return () => (existsSync(realtimeLog) ? String(logLines() - before) : 'an unknown number of (no logs/realtime.log)');
   };
   // Sockets left for a probe: the quota less the bystander's two and one spare.
   const free = Math.max(1, limits.maxConcurrentUsers - 3);
@@ -148,6 +149,7 @@ async function main(): Promise<number> {
     if (only && !only.has(id)) continue;
     log(`probe: ${name}`);
     const before = Object.fromEntries(host.map((service) => [service.name, rssMb(service.pid)]));
+    const processesBefore = stackProcesses(config);
     const samplers = host.map((service) => ({ service, sampler: rssSampler(service.pid) }));
     const rowsBefore = await rowState(sql);
     bystander.start(name);
@@ -167,12 +169,13 @@ async function main(): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const after = Object.fromEntries(host.map((service) => [service.name, rssMb(service.pid)]));
     const rowsAfter = await rowState(sql);
-    const main = host[0]!;
+    // The process whose memory rose highest is the one reported.
+    const top = peak.reduce((a, b) => (b.peak > a.peak ? b : a));
     rows.push({
       probe: name,
       result,
-      rss: { before: before[main.name]!, peak: Math.max(...peak.map((p) => p.peak)), after: after[main.name]! },
-      exits: services.filter((service) => !isAlive(service.pid)).map((service) => service.name),
+      rss: { process: top.service.name, before: before[top.service.name]!, peak: top.peak, after: after[top.service.name]! },
+      exits: exitedSince(config, processesBefore),
       bystander: window,
       rowsChanged: result.refusedOnly ? rowsBefore !== rowsAfter : undefined,
     });
@@ -183,13 +186,13 @@ async function main(): Promise<number> {
   await sql.end();
 
   const fmt = (n: number) => (Number.isNaN(n) ? 'gone' : n.toFixed(0));
-  console.log(`\nbystander idle: p50 ${idle.p50.toFixed(1)} ms, p99 ${idle.p99.toFixed(1)} ms (${idle.samples} broadcasts); RSS of ${host.map((s) => `${s.name} (pid ${s.pid})`).join(', ')}\n`);
+  console.log(`\nbystander idle: p50 ${idle.p50.toFixed(1)} ms, p99 ${idle.p99.toFixed(1)} ms (${idle.samples} broadcasts); RSS watched: ${host.map((s) => `${s.name} (pid ${s.pid})`).join(', ')}\n`);
   console.log(
     table(
-      ['probe', 'RSS MB before/peak/after', 'exits', 'bystander p50/p99 ms', '5xx', 'rows changed'],
+      ['probe', 'highest RSS MB before/peak/after', 'exits', 'bystander p50/p99 ms', '5xx', 'rows changed'],
       rows.map((row) => [
         row.probe,
-        `${fmt(row.rss.before)}/${fmt(row.rss.peak)}/${fmt(row.rss.after)}`,
+        `${row.rss.process} ${fmt(row.rss.before)}/${fmt(row.rss.peak)}/${fmt(row.rss.after)}`,
         row.exits.length === 0 ? '0' : row.exits.join(','),
         `${row.bystander.p50.toFixed(1)}/${row.bystander.p99.toFixed(1)}${row.bystander.lost ? ` (${row.bystander.lost} lost)` : ''}`,
         row.result.fiveXx,

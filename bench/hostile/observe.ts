@@ -1,49 +1,49 @@
 /**
- * What `npm run bench:hostile` watches around each probe: the stack's service processes (read from
- * the stack folder's state files, whatever services it holds: every `*.json` with a `pid`, and the
- * database's postmaster.pid), their resident memory, and the rows of the synced tables.
+ * What `npm run bench:hostile` watches around each probe: the stack's processes (the supervisor's
+ * state: the gateway and every service, and the database's postmaster.pid), their resident memory
+ * and restarts, and the rows of the synced tables.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sql } from 'postgres';
+import type { StackConfig } from '../../stack/config.ts';
+import { supervisorState } from '../../stack/stack.ts';
 
 export interface Service {
   name: string;
   pid: number;
+  /** Times the supervisor restarted it so far (a restart is an exit). */
+  restarts: number;
 }
 
-export function servicePids(stackDir: string): Service[] {
+/** The supervisor, the gateway and every service it runs, and the database's postmaster. */
+export function stackProcesses(config: StackConfig): Service[] {
+  const state = supervisorState(config);
   const services: Service[] = [];
-  const scan = (dir: string, prefix: string) => {
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(dir);
-    } catch {
-      return;
+  if (state) {
+    services.push({ name: 'supervisor', pid: state.pid, restarts: 0 });
+    for (const service of state.services) {
+      if (service.pid !== undefined) services.push({ name: service.name, pid: service.pid, restarts: service.restarts });
     }
-    for (const entry of entries) {
-      if (!entry.endsWith('.json')) continue;
-      try {
-        const state = JSON.parse(readFileSync(join(dir, entry), 'utf8')) as Record<string, unknown>;
-        if (typeof state.pid === 'number') services.push({ name: `${prefix}${entry.replace(/\.json$/, '')}`, pid: state.pid });
-        for (const [key, value] of Object.entries(state)) {
-          const pid = (value as { pid?: unknown } | null)?.pid;
-          if (typeof pid === 'number') services.push({ name: `${prefix}${key}`, pid });
-        }
-      } catch {
-        // Not a state file.
-      }
-    }
-  };
-  scan(stackDir, '');
-  scan(join(stackDir, 'services'), '');
+  }
   try {
-    const postmaster = Number(readFileSync(join(stackDir, 'db', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    if (Number.isInteger(postmaster)) services.push({ name: 'postgres', pid: postmaster });
+    const postmaster = Number(readFileSync(join(config.stackDir, 'db', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (Number.isInteger(postmaster)) services.push({ name: 'postgres', pid: postmaster, restarts: 0 });
   } catch {
     // No database state here.
   }
   return services;
+}
+
+/** Names of the services that exited since `before` was read: restarted, or gone. */
+export function exitedSince(config: StackConfig, before: Service[]): string[] {
+  const now = new Map(stackProcesses(config).map((service) => [service.name, service]));
+  return before
+    .filter((service) => {
+      const current = now.get(service.name);
+      return current === undefined || current.pid !== service.pid || current.restarts !== service.restarts || !isAlive(service.pid);
+    })
+    .map((service) => service.name);
 }
 
 export const isAlive = (pid: number) => {
