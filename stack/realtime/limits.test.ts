@@ -34,6 +34,18 @@ describe('RateWindow', () => {
     expect(window.take()).toBe(false);
     expect(new RateWindow(10, 1000, () => 0).take(11)).toBe(false);
   });
+
+  it('tells whether a unit would pass without taking it', () => {
+    let now = 0;
+    const window = new RateWindow(2, 1000, () => now);
+    expect(window.hasRoom()).toBe(true);
+    expect(window.hasRoom()).toBe(true);
+    window.take(2);
+    expect(window.hasRoom()).toBe(false);
+    now = 1000;
+    expect(window.hasRoom()).toBe(true);
+    expect([window.take(), window.take(), window.take()]).toEqual([true, true, false]);
+  });
 });
 
 describe('nestsDeeperThan', () => {

@@ -89,14 +89,24 @@ export class RateWindow {
   ) {}
 
   take(units = 1): boolean {
+    this.roll();
+    if (this.used + units > this.limit) return false;
+    this.used += units;
+    return true;
+  }
+
+  /** Whether one more unit would pass now, without taking it: lets a refusal come before any work. */
+  hasRoom(): boolean {
+    this.roll();
+    return this.used < this.limit;
+  }
+
+  private roll(): void {
     const now = this.now();
     if (now - this.windowStart >= this.windowMs) {
       this.windowStart = now;
       this.used = 0;
     }
-    if (this.used + units > this.limit) return false;
-    this.used += units;
-    return true;
   }
 }
 

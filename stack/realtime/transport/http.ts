@@ -159,6 +159,8 @@ export async function handleBroadcastRequest(
     if (error instanceof RealtimeError) return sendJson(response, 401, { message: 'Unauthorized' });
     throw error;
   }
+  // A full window refuses before the body is read: a flood of large requests costs no parsing.
+  if (!rate.hasRoom()) return sendJson(response, 429, { message: 'Too many requests' });
   let messages: OutgoingMessage[];
   try {
     const body = await readBody(request, maxPayloadBytes(limits) + ENVELOPE_BYTES);
