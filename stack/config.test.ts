@@ -35,6 +35,16 @@ describe('loadConfig', () => {
     expect(loadConfig({ VIRGIL_API_PORT: '' }, file).api.port).toBe(40001);
   });
 
+  it('reads the Data API settings from [api], and leaves the service off when [api] enabled = false', () => {
+    const defaults = loadConfig({}, toml(''));
+    expect(defaults.rest).toEqual({ enabled: true, schemas: ['public', 'graphql_public'], extraSearchPath: ['public', 'extensions'], maxRows: 1000 });
+    expect(defaults.disabledServices).toEqual([]);
+    const off = loadConfig({}, toml('[api]\nenabled = false\nschemas = ["public"]\nmax_rows = 50\n'));
+    expect(off.rest).toMatchObject({ enabled: false, schemas: ['public'], maxRows: 50 });
+    expect(off.disabledServices).toEqual(['rest']);
+    expect(() => loadConfig({}, toml('[api]\nschemas = ["public; drop"]\n'))).toThrow(/schema names/);
+  });
+
   it('reads every realtime setting from its variable', () => {
     const config = loadConfig({
       VIRGIL_REALTIME_POOL_MAX: '3', VIRGIL_REALTIME_CHECK_LANES: '2', VIRGIL_REALTIME_ERROR_BACKOFF_MS: '0',

@@ -27,6 +27,10 @@
  * | realtime changes slot     | VIRGIL_REALTIME_SLOT             | -                           | virgil_realtime          |
  * | realtime broadcast slot   | VIRGIL_REALTIME_BROADCAST_SLOT   | -                           | virgil_realtime_messages |
  * | realtime debug log        | VIRGIL_REALTIME_DEBUG            | -                           | false                    |
+ * | Data API on               | VIRGIL_REST_ENABLED              | [api] enabled               | true                     |
+ * | Data API schemas          | -                                | [api] schemas               | public, graphql_public   |
+ * | Data API extra search path| -                                | [api] extra_search_path     | public, extensions       |
+ * | Data API row limit        | -                                | [api] max_rows              | 1000                     |
  *
  * `[realtime] private_only` is the platform's "Allow public access" switched off (`private_only` in
  * the Management API). The CLI has no config.toml key for it and warns about one it does not know,
@@ -87,7 +91,20 @@ export interface StackConfig {
   /** The one key set every service signs and verifies with (identity/keys.ts). */
   keys: KeySet;
   realtime: RealtimeConfig;
-  // Settings of the local Auth service (`[auth]` in config.toml) get a section of their own here.
+  /** The Data API (PostgREST), from `[api]` as the CLI reads it. */
+  rest: RestConfig;
+  /** Services of services.ts that config.toml switches off (`[api] enabled = false`: `rest`). */
+  disabledServices: string[];
+}
+
+export interface RestConfig {
+  enabled: boolean;
+  /** Schemas served (`db-schemas`). */
+  schemas: string[];
+  /** Added to every request's search_path (`db-extra-search-path`). */
+  extraSearchPath: string[];
+  /** Most rows one answer carries (`db-max-rows`). */
+  maxRows: number;
 }
 
 type Toml = Record<string, unknown>;
@@ -136,6 +153,12 @@ function name(raw: unknown, where: string): string {
   throw configInvalid(`${where} must be a lower-case SQL identifier (a replication slot name), got ${JSON.stringify(raw)}`);
 }
 
+function identifiers(raw: unknown, where: string): string[] {
+  const list = typeof raw === 'string' ? raw.split(',').map((item) => item.trim()) : raw;
+  if (Array.isArray(list) && list.every((item) => typeof item === 'string' && /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(item))) return list as string[];
+  throw configInvalid(`${where} must be a list of schema names, got ${JSON.stringify(raw)}`);
+}
+
 function text(raw: unknown, where: string): string {
   if (typeof raw === 'string') return raw;
   throw configInvalid(`${where} must be a string, got ${JSON.stringify(raw)}`);
@@ -155,6 +178,10 @@ export const settings = {
   realtimeSlot: { env: 'VIRGIL_REALTIME_SLOT', fallback: 'virgil_realtime', parse: name },
   realtimeBroadcastSlot: { env: 'VIRGIL_REALTIME_BROADCAST_SLOT', fallback: 'virgil_realtime_messages', parse: name },
   realtimeDebug: { env: 'VIRGIL_REALTIME_DEBUG', fallback: false, parse: boolean },
+  restEnabled: { env: 'VIRGIL_REST_ENABLED', toml: ['api', 'enabled'], fallback: true, parse: boolean },
+  restSchemas: { toml: ['api', 'schemas'], fallback: ['public', 'graphql_public'], parse: identifiers },
+  restExtraSearchPath: { toml: ['api', 'extra_search_path'], fallback: ['public', 'extensions'], parse: identifiers },
+  restMaxRows: { toml: ['api', 'max_rows'], fallback: 1000, parse: integer(1, 1_000_000) },
 } satisfies Record<string, Setting<unknown>>;
 
 /** Resolves one setting: default, then config.toml, then the environment. */
@@ -181,6 +208,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configToml = jo
   const dbPort = get(settings.dbPort);
   const apiPort = get(settings.apiPort);
   const password = dbPassword;
+  const rest: RestConfig = {
+    enabled: get(settings.restEnabled),
+    schemas: get(settings.restSchemas),
+    extraSearchPath: get(settings.restExtraSearchPath),
+    maxRows: get(settings.restMaxRows),
+  };
   const auth = section(toml, 'auth');
   const textOr = (value: unknown, fallback: string) => (typeof value === 'string' && value !== '' ? value : fallback);
   const keys = buildKeySet({
@@ -215,5 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configToml = jo
       debug: get(settings.realtimeDebug),
       limits: resolveLimits(env, section(section(toml, 'realtime'), 'limits')),
     },
+    rest,
+    disabledServices: rest.enabled ? [] : ['rest'],
   };
 }

@@ -95,6 +95,13 @@ async function requireRunning(config: StackConfig): Promise<void> {
 export async function resetDatabase(config: StackConfig, options: { quiet?: boolean; log?: Log } = {}): Promise<void> {
   await startDatabase(config, options.log ?? (() => {}));
   await supabaseCli(config, ['db', 'reset', '--yes'], { inherit: !options.quiet });
+  // The Data API's schema cache follows the new schema at once, as the platform's does after a migration.
+  const sql = connectAs(config, 'postgres');
+  try {
+    await sql`select pg_notify('pgrst', 'reload schema')`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
 
 /**

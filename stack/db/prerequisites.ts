@@ -5,8 +5,10 @@
  * error names exactly what to install. Nothing is downloaded from anywhere but the system's own
  * package manager.
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { prerequisiteMissing } from '../lib/errors.ts';
 import { isRoot, onPath, run } from '../lib/process.ts';
 
@@ -52,11 +54,50 @@ const requirements: Requirement[] = [
     present: (install) => install !== undefined && existsSync(join(install.extensionDir, 'plpgsql_check.control')),
   },
   {
+    what: 'PostgreSQL server headers and PGXS (to build the safeupdate module)',
+    aptPackage: (major) => `postgresql-server-dev-${major}`,
+    present: (install) => install !== undefined && existsSync(join(serverIncludeDir(install), 'postgres.h')),
+  },
+  {
     what: 'pg_prove test runner',
     aptPackage: () => 'libtap-parser-sourcehandler-pgtap-perl',
     present: () => onPath('pg_prove'),
   },
 ];
+
+const pgConfigOf = (install: PostgresInstall) => join(install.binDir, 'pg_config');
+
+/** Debian puts every major's server headers under /usr/include/postgresql/<major>/server. */
+function serverIncludeDir(install: PostgresInstall): string {
+  const major = /postgresql\/(\d+)\//.exec(install.binDir)?.[1];
+  return major ? `/usr/include/postgresql/${major}/server` : join(dirname(install.libDir), 'include', 'server');
+}
+
+/** Where the module sources of stack/db/extensions live. */
+const extensionSources = join(dirname(fileURLToPath(import.meta.url)), 'extensions');
+
+/**
+ * Builds and installs safeupdate (stack/db/extensions/safeupdate, our own source) with PGXS when
+ * the installed module is missing or older than its source. The platform preloads a module of that
+ * name for the Data API's role; there is no Debian package of it.
+ */
+async function ensureSafeupdate(install: PostgresInstall, log: (line: string) => void): Promise<void> {
+  const source = join(extensionSources, 'safeupdate');
+  const installed = join(install.libDir, 'safeupdate.so');
+  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(join(source, 'safeupdate.c')).mtimeMs) return;
+  if (!isRoot()) {
+    throw prerequisiteMissing('the safeupdate module', `build it as root: sudo make -C ${source} PG_CONFIG=${pgConfigOf(install)} install`);
+  }
+  log('building the safeupdate module with PGXS');
+  // Build in a copy, so that the working tree never holds build products.
+  const build = mkdtempSync(join(tmpdir(), 'safeupdate-'));
+  try {
+    cpSync(source, build, { recursive: true });
+    await run('make', ['-C', build, `PG_CONFIG=${pgConfigOf(install)}`, 'install'], {});
+  } finally {
+    rmSync(build, { recursive: true, force: true });
+  }
+}
 
 /** Locates a PostgreSQL server of the given major version (in `binDir` first, when given), or returns undefined. */
 export function findPostgres(major: number, binDir?: string): PostgresInstall | undefined {
@@ -113,5 +154,6 @@ export async function ensurePrerequisites(major: number, log: (line: string) => 
   }
   const install = findPostgres(major, binDir);
   if (!install) throw prerequisiteMissing(`PostgreSQL ${major}`, `install postgresql-${major}`);
+  await ensureSafeupdate(install, log);
   return install;
 }

@@ -9,4 +9,5 @@ import type { ServiceList } from './server.ts';
 export const services: ServiceList = {
   realtime: () => import('../realtime/service.ts').then((module) => module.realtimeService),
   functions: () => import('../functions/host.ts').then((module) => module.functionsService),
+  rest: () => import('../rest/service.ts').then((module) => module.restService),
 };

@@ -19,7 +19,7 @@ export async function supervisorPlan(config: StackConfig, servicesModule = defau
   const { services } = (await import(pathToFileURL(module).href)) as { services: ServiceList };
   const gatewayEntry = join(config.projectRoot, 'stack', 'gateway', 'main.ts');
   const gateway: ChildSpec = { name: 'gateway', kind: 'gateway', entry: gatewayEntry, args: [], loader: 'transform' };
-  const hosts = Object.keys(services).map((name): ChildSpec => {
+  const hosts = Object.keys(services).filter((name) => !config.disabledServices.includes(name)).map((name): ChildSpec => {
     if (!validName.test(name) || name === 'gateway' || name === 'supervisor') throw new Error(`${module}: a service cannot be called ${JSON.stringify(name)}`);
     return { name, kind: 'service', entry: join(config.projectRoot, 'stack', 'supervisor', 'host.ts'), args: [module, name], loader: 'tsx' };
   });

@@ -24,6 +24,9 @@ create role authenticator login noinherit password 'postgres';
 grant anon, authenticated, service_role to authenticator;
 alter role authenticator set statement_timeout = '8s';
 alter role authenticator set lock_timeout = '8s';
+-- As on the platform: every Data API session loads safeupdate, which refuses UPDATE and DELETE
+-- without a WHERE clause (stack/db/extensions/safeupdate, built by stack/db/prerequisites.ts).
+alter role authenticator set session_preload_libraries = 'safeupdate';
 
 -- postgres may switch to any API role: that is how tests and the dashboard impersonate a request.
 grant anon, authenticated, service_role to postgres;
