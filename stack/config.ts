@@ -35,6 +35,9 @@
  * `[realtime] private_only` is the platform's "Allow public access" switched off (`private_only` in
  * the Management API). The CLI has no config.toml key for it and warns about one it does not know,
  * so the environment variable is the usual way to set it. Booleans accept 1/true/0/false.
+ * The local Auth service reads `[auth]`, `[auth.email]` and `[auth.rate_limit]` as the CLI does
+ * (auth/settings.ts has its table); VIRGIL_AUTH_JWT_EXPIRY, VIRGIL_AUTH_REFRESH_TOKEN_REUSE_INTERVAL
+ * and VIRGIL_AUTH_RATE_LIMIT_<NAME> override them for a test stack.
  * The realtime server's quotas follow the same precedence: VIRGIL_REALTIME_<NAME>, then
  * `[realtime.limits] <name>`, then the self-hosted server's defaults (table in realtime/limits.ts).
  * docs/local-stack.md carries the same table for users.
@@ -43,6 +46,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
+import { type AuthSettings, authSettings } from './auth/settings.ts';
 import { buildKeySet, cliDefaults, type KeySet, resolveSigningKeysPath } from './identity/keys.ts';
 import { configInvalid } from './lib/errors.ts';
 import { type RealtimeLimits, resolveLimits } from './realtime/limits.ts';
@@ -93,7 +97,9 @@ export interface StackConfig {
   realtime: RealtimeConfig;
   /** The Data API (PostgREST), from `[api]` as the CLI reads it. */
   rest: RestConfig;
-  /** Services of services.ts that config.toml switches off (`[api] enabled = false`: `rest`). */
+  /** The local Auth service, from `[auth]` (auth/settings.ts). */
+  auth: AuthSettings;
+  /** Services of services.ts that config.toml switches off (`[api] enabled = false`: `rest`; `[auth] enabled = false`: `auth`). */
   disabledServices: string[];
 }
 
@@ -208,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configToml = jo
   const dbPort = get(settings.dbPort);
   const apiPort = get(settings.apiPort);
   const password = dbPassword;
+  const authConfig = authSettings(toml, env, `http://127.0.0.1:${apiPort}`);
   const rest: RestConfig = {
     enabled: get(settings.restEnabled),
     schemas: get(settings.restSchemas),
@@ -249,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configToml = jo
       limits: resolveLimits(env, section(section(toml, 'realtime'), 'limits')),
     },
     rest,
-    disabledServices: rest.enabled ? [] : ['rest'],
+    auth: authConfig,
+    disabledServices: [...(rest.enabled ? [] : ['rest']), ...(authConfig.enabled ? [] : ['auth'])],
   };
 }

@@ -17,6 +17,7 @@ const chapters: { file: string; as: 'supabase_admin' | 'postgres' }[] = [
   { file: '02_auth.sql', as: 'supabase_admin' },
   { file: '03_services_and_demotion.sql', as: 'supabase_admin' },
   { file: '04_realtime.sql', as: 'supabase_admin' },
+  { file: '05_auth_service.sql', as: 'supabase_admin' },
 ];
 
 const platformDir = join(dirname(fileURLToPath(import.meta.url)), 'platform');

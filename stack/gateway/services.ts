@@ -10,4 +10,5 @@ export const services: ServiceList = {
   realtime: () => import('../realtime/service.ts').then((module) => module.realtimeService),
   functions: () => import('../functions/host.ts').then((module) => module.functionsService),
   rest: () => import('../rest/service.ts').then((module) => module.restService),
+  auth: () => import('../auth/service.ts').then((module) => module.authService),
 };

@@ -74,41 +74,7 @@ export function resolveLimits(env: NodeJS.ProcessEnv, fromToml: Record<string, u
 /** The largest payload in bytes, as the platform measures it (KB × 1000 + 500). */
 export const maxPayloadBytes = (limits: RealtimeLimits) => limits.maxPayloadSizeInKb * 1000 + 500;
 
-/**
- * A fixed-window counter: at most `limit` units per `windowMs`. `take` decides and counts in one
- * synchronous step, so concurrent frames cannot pass it together.
- */
-export class RateWindow {
-  private windowStart = 0;
-  private used = 0;
-
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs = 1000,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  take(units = 1): boolean {
-    this.roll();
-    if (this.used + units > this.limit) return false;
-    this.used += units;
-    return true;
-  }
-
-  /** Whether one more unit would pass now, without taking it: lets a refusal come before any work. */
-  hasRoom(): boolean {
-    this.roll();
-    return this.used < this.limit;
-  }
-
-  private roll(): void {
-    const now = this.now();
-    if (now - this.windowStart >= this.windowMs) {
-      this.windowStart = now;
-      this.used = 0;
-    }
-  }
-}
+export { RateWindow } from '../lib/rate-window.ts';
 
 /** Deepest nesting a relayed JSON payload may have: re-encoding it is recursive. */
 export const MAX_JSON_DEPTH = 1000;
