@@ -1,4 +1,4 @@
--- Chapter 12: every change of a person's rows is broadcast to that person's private topic.
+-- Chapter 15: every change of a person's rows is broadcast to that person's private topic.
 --
 -- Broadcast from Database is the platform's scalable path to devices: a row trigger writes one
 -- message per change into realtime.messages through realtime.broadcast_changes (created by the
