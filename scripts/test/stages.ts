@@ -112,7 +112,7 @@ export const stages: Stage[] = [
     },
   },
   {
-    // A few seconds of the latency harness (issue 4): idle, 100 writes/s, 1,000 changes/s, the sync
+    // A few seconds of the latency harness: idle, 100 writes/s, 1,000 changes/s, the sync
     // path and a dropped socket with catch-up. Fails on any loss or any leak; latency is printed, never asserted.
     name: 'latency harness (small run)',
     run: async (config) =>
