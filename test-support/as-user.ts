@@ -1,7 +1,7 @@
 /**
  * Runs SQL as a request would: one transaction, `role` switched to the token's role and
  * `request.jwt.claims` set to the whole claims object, both transaction-local, exactly as PostgREST
- * does (platform-facts.md §6). RLS decides what the work may see and change.
+ * does (PostgREST `src/PostgREST/Query/PreQuery.hs`; https://docs.postgrest.org/en/v12/references/transactions.html). RLS decides what the work may see and change.
  */
 import type { Sql, TransactionSql } from 'postgres';
 

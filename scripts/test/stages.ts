@@ -24,6 +24,12 @@ export interface Stage {
   run(config: StackConfig): Promise<StageResult>;
 }
 
+/** A program installed by npm ci. */
+const bin = (config: StackConfig, name: string): string => join(config.projectRoot, 'node_modules', '.bin', name);
+
+/** What the formatter owns (as `npm run format` and `npm run format:check`). */
+const formattedFiles = ['**/*.ts', '**/*.tsx'];
+
 const one = (ok: boolean): StageResult => ({ passed: ok ? 1 : 0, failed: ok ? 0 : 1 });
 
 async function succeeds(command: string, args: string[], config: StackConfig): Promise<boolean> {
@@ -34,7 +40,15 @@ async function succeeds(command: string, args: string[], config: StackConfig): P
 export const stages: Stage[] = [
   {
     name: 'typecheck (tsc --noEmit)',
-    run: async (config) => one(await succeeds(join(config.projectRoot, 'node_modules', '.bin', 'tsc'), ['--noEmit'], config)),
+    run: async (config) => one(await succeeds(bin(config, 'tsc'), ['--noEmit'], config)),
+  },
+  {
+    name: 'lint (oxlint, .oxlintrc.json)',
+    run: async (config) => one(await succeeds(bin(config, 'oxlint'), ['--deny-warnings'], config)),
+  },
+  {
+    name: 'format (oxfmt --check, .oxfmtrc.json)',
+    run: async (config) => one(await succeeds(bin(config, 'oxfmt'), ['--check', ...formattedFiles], config)),
   },
   {
     name: 'start a fresh local stack',
@@ -98,7 +112,7 @@ export const stages: Stage[] = [
     },
   },
   {
-    // A few seconds of the latency harness (issue 4): idle, 100 writes/s, 1,000 changes/s, the sync
+    // A few seconds of the latency harness: idle, 100 writes/s, 1,000 changes/s, the sync
     // path and a dropped socket with catch-up. Fails on any loss or any leak; latency is printed, never asserted.
     name: 'latency harness (small run)',
     run: async (config) =>

@@ -2,7 +2,7 @@
  * Reproduces what the Supabase platform's Postgres holds before any user migration runs: roles,
  * default privileges, the extensions and auth schemas, an empty `supabase_realtime`
  * publication, and the realtime schema's Broadcast objects (realtime.messages and its functions). The SQL lives in `platform/`, one chapter per file, each run as the role the
- * supabase/postgres image runs it as (platform-facts.md §0).
+ * supabase/postgres image runs it as (supabase/postgres `migrations/db/migrate.sh`, https://github.com/supabase/postgres).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -24,7 +24,11 @@ export async function generateTypes(config: StackConfig): Promise<string> {
   try {
     const file = join(scratch, 'database.types.ts');
     writeFileSync(file, stdout);
-    await run(join(config.projectRoot, 'node_modules', '.bin', 'oxfmt'), [file], { cwd: scratch });
+    // oxfmt's own defaults, not the repository's .oxfmtrc.json (found by searching upwards, and
+    // ignoring the stack folder): the generated file is left out of `npm run format`.
+    const defaults = join(scratch, '.oxfmtrc.json');
+    writeFileSync(defaults, '{}\n');
+    await run(join(config.projectRoot, 'node_modules', '.bin', 'oxfmt'), ['--config', defaults, file], { cwd: scratch });
     return readFileSync(file, 'utf8');
   } finally {
     rmSync(scratch, { recursive: true, force: true });

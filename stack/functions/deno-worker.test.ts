@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serviceJwks } from '../identity/keys.ts';
-import { loadConfig } from '../config.ts';
-import { projectRoot } from '../config.ts';
+import { loadConfig, projectRoot } from '../config.ts';
 import { DenoWorker, FunctionBootError } from './deno-worker.ts';
 import { readFunctionSpecs } from './function-config.ts';
 

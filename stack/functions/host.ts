@@ -40,7 +40,7 @@ export const functionsPrefix = '/functions/v1/';
 /** The edge runtime's request body limit. */
 export const maxRequestBytes = 20 * 1024 * 1024;
 
-/** What functions are given, as the CLI gives them (platform-facts §7.4). */
+/** What functions are given, as the CLI gives them (supabase/cli `internal/functions/serve/serve.go`). */
 export function functionEnv(config: StackConfig): Record<string, string> {
   return {
     SUPABASE_URL: config.api.url,

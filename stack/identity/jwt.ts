@@ -2,7 +2,7 @@
  * JWTs as the platform checks them locally: HS256/384/512 with the project's JWT secret (the legacy
  * anon and service_role keys, and the tokens we mint for local users), and ES256/RS256 with the
  * public key of the JWKS whose `kid` the token names (what a local GoTrue signs user sessions with,
- * platform-facts.md §7.2). Used by the gateway's `verify_jwt`, the realtime server and the tools
+ * supabase/cli `pkg/config/apikeys.go`). Used by the gateway's `verify_jwt`, the realtime server and the tools
  * that need a signed-in user without a running GoTrue.
  */
 import { SignJWT, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
@@ -94,7 +94,7 @@ export interface UserTokenOptions {
 }
 
 /**
- * Mints an access token shaped like GoTrue's (platform-facts.md §7.3) for a local user, signed with
+ * Mints an access token shaped like GoTrue's (supabase/auth `internal/tokens/service.go` `AccessTokenClaims`) for a local user, signed with
  * the local JWT secret. On a hosted project, sign in through Auth instead.
  */
 export function mintUserToken(userId: string, options: UserTokenOptions = {}): Promise<string> {

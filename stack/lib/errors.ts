@@ -42,7 +42,7 @@ export const commandFailed = (command: string, exitCode: number | null, output: 
 
 export const portInUse = (port: number, what: string) =>
   new StackError('PORT_IN_USE', `port ${port} is already in use, so ${what} cannot listen on it`, {
-    hint: `stop whatever listens on ${port}, or choose another port (see README, "Configuration")`,
+    hint: `stop whatever listens on ${port}, or choose another port (see docs/local-stack.md, "Configuration")`,
   });
 
 export const clusterNotRunning = (dataDir: string) =>

@@ -4,8 +4,11 @@
 -- the rows a statement inserted minus the rows it deleted (a move counts as both). The update is
 -- relative (`message_count + delta`) under the conversation's row lock, so concurrent writers queue
 -- instead of overwriting each other; locks are taken in id order so two writers touching the same
--- conversations cannot deadlock. The update matches conversation and user, so no message can
--- change another user's conversation. Bumping the conversation also moves its updated_at and
+-- conversations cannot deadlock, and FOR NO KEY UPDATE: the lock an UPDATE of message_count takes
+-- anyway, which does not wait for the FOR KEY SHARE that every message insert's reference check
+-- holds on its conversation (FOR UPDATE would, and two writers of one conversation would each wait
+-- for the other). The lock order every writer keeps is written out in chapter 12. The update
+-- matches conversation and user, so no message can change another user's conversation. Bumping the conversation also moves its updated_at and
 -- version, which is what tells other devices that the conversation changed.
 --
 -- The functions are security definer because API roles may not write message_count; they touch
@@ -24,7 +27,7 @@ begin
   join jsonb_to_recordset(deltas) as d(conversation_id uuid, user_id uuid, delta integer)
     on c.id = d.conversation_id and c.user_id = d.user_id
   order by c.id
-  for update of c;
+  for no key update of c;
 
   update public.conversations c
   set message_count = c.message_count + d.delta
@@ -33,7 +36,7 @@ begin
 end;
 $$;
 comment on function private.apply_message_count_deltas(jsonb) is
-  'Adds per-conversation message deltas to conversations.message_count, locking rows in id order.';
+  'Adds per-conversation message deltas to conversations.message_count, locking rows in id order, FOR NO KEY UPDATE.';
 
 create or replace function private.count_messages()
 returns trigger

@@ -6,10 +6,10 @@
 --   * change_txid: the id of the transaction that last wrote the row (xid8). The pull cursor is a
 --     transaction snapshot (pg_current_snapshot()), and "changed since the cursor" means "written
 --     by a transaction the cursor's snapshot could not see". Unlike a timestamp or a sequence, this
---     never skips a row whose transaction committed after a later-numbered one (chapter 11);
+--     never skips a row whose transaction committed after a later-numbered one (chapter 13);
 --   * deleted: a tombstone. The entry outlives its row, so a delete reaches devices that were
 --     offline when it happened;
---   * edited_at / change_id: who wins a concurrent edit under last-write-wins (chapter 10): the
+--   * edited_at / change_id: who wins a concurrent edit under last-write-wins (chapter 11): the
 --     device's own edit time for writes made through sync, the server time for any other write.
 --
 -- Schema `sync` holds the bookkeeping. It is not one of the API's schemas ([api] schemas), so the
@@ -47,7 +47,7 @@ comment on column sync.changes.change_id is 'The sync change that last wrote the
 -- Pull: "this user's entries written after the cursor", in transaction order.
 create index changes_user_id_change_txid_idx on sync.changes (user_id, change_txid, table_name, row_id);
 -- A row's entry by the device's local_id: the tombstone a re-created row is judged against, and
--- the set-wise path's bookkeeping (chapter 10b).
+-- the set-wise path's bookkeeping (chapter 12).
 create index changes_user_id_local_id_idx on sync.changes (user_id, table_name, local_id);
 
 revoke all on table sync.changes from public, anon, authenticated;
@@ -98,7 +98,7 @@ as $$
 declare
   change jsonb;
 begin
-  -- The set-wise path (chapter 10b) records the rows it inserts itself, in one statement.
+  -- The set-wise path (chapter 12) records the rows it inserts itself, in one statement.
   if tg_op = 'INSERT' and pg_trigger_depth() = 1
      and current_setting('virgil.sync_bulk', true) = pg_current_xact_id()::text then
     return null;

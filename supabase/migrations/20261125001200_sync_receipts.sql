@@ -1,4 +1,4 @@
--- Chapter 10a: receipts, which make a replayed sync item harmless.
+-- Chapter 10: receipts, which make a replayed sync item harmless.
 --
 -- A device that lost the answer to a push sends the same batch again. Every item carries a
 -- change_id the device made up once for that edit; the first time the item is applied (or found to

@@ -1,10 +1,10 @@
--- Chapter 10: sync_push, a device's batch of offline edits applied in one transaction.
+-- Chapter 11: sync_push, a device's batch of offline edits applied in one transaction.
 --
 -- Each item addresses a row by the device's local_id: upsert (only the fields it names change) or
 -- delete. The conflict check and the write are one step: the row is locked (`for update`) before
 -- it is compared, so two devices racing on one row queue, and the second is judged against what
 -- the first wrote. Rules, in order:
---   1. a change_id seen before returns its receipt (chapter 10a) and writes nothing;
+--   1. a change_id seen before returns its receipt (chapter 10) and writes nothing;
 --   2. an upsert that would change nothing is `unchanged`;
 --   3. mode `cas` (strict): applied only if base_version equals the row's version;
 --   4. mode `lww` (default): applied if base_version equals the row's version (the device edited
@@ -208,7 +208,7 @@ begin
   return sync.outcome('applied', cur.id, cur.version);
 end;
 $$;
-comment on function sync.apply_conversation(jsonb) is 'Applies one sync item to conversations (see chapter 10''s rules).';
+comment on function sync.apply_conversation(jsonb) is 'Applies one sync item to conversations (see chapter 11''s rules).';
 grant execute on function sync.apply_conversation(jsonb) to authenticated;
 
 -- messages: conversation_id or conversation_local_id, role, content, timestamp, metadata.
@@ -295,7 +295,7 @@ begin
   return sync.outcome('applied', cur.id, cur.version);
 end;
 $$;
-comment on function sync.apply_message(jsonb) is 'Applies one sync item to messages (see chapter 10''s rules).';
+comment on function sync.apply_message(jsonb) is 'Applies one sync item to messages (see chapter 11''s rules).';
 grant execute on function sync.apply_message(jsonb) to authenticated;
 
 -- memories: content, context, tag, importance_score, created_at.
@@ -368,7 +368,7 @@ begin
   return sync.outcome('applied', cur.id, cur.version);
 end;
 $$;
-comment on function sync.apply_memory(jsonb) is 'Applies one sync item to memories (see chapter 10''s rules).';
+comment on function sync.apply_memory(jsonb) is 'Applies one sync item to memories (see chapter 11''s rules).';
 grant execute on function sync.apply_memory(jsonb) to authenticated;
 
 -- One item: check its shape, answer a replay from its receipt, else apply it and keep a receipt.

@@ -1,14 +1,17 @@
--- Chapter 10b: sync_push, the entry point, and its set-wise path for a batch that only creates rows.
+-- Chapter 12: sync_push, the entry point, and its set-wise path for a batch that only creates rows.
 --
 -- Why: devices mostly come back with new rows (messages written offline), and item by item each
 -- message insert runs the message_count trigger and bumps its conversation once, so a batch of
 -- hundreds of messages in one conversation updates that row hundreds of times in one transaction.
 -- When every item of a batch creates a new row, in an order where each message's conversation
--- already exists or comes earlier, the outcome of the item-by-item rules (chapter 10) is known in
+-- already exists or comes earlier, the outcome of the item-by-item rules (chapter 11) is known in
 -- advance: every item is `applied` at version 1. So the rows are inserted one statement per table,
 -- conversations first, and the receipts and change-log edit times written in bulk. Anything else
 -- (an existing row, a tombstone, a replay, a duplicate, a bad value, a concurrent insert) makes this
--- return null, having written nothing, and sync_push decides item by item as before.
+-- return null, having written nothing, and sync_push decides item by item.
+--
+-- Before either path writes anything, sync_push takes the row locks the batch may contend for, in
+-- the lock order written out below (sync.lock_batch_rows).
 
 -- The set-wise path's change-log entries, written in one statement: security definer because no API
 -- role may write sync.changes. It records only the caller's own rows, found by the local_ids given,
@@ -283,6 +286,117 @@ $$;
 comment on function sync.rejection_reason(text) is 'Maps the SQLSTATE that refused a sync item to the reason code devices see.';
 grant execute on function sync.rejection_reason(text) to authenticated;
 
+-- The lock order, so that writers of one conversation queue and never deadlock.
+--
+-- Why: each message insert's reference check takes FOR KEY SHARE on its conversation's row. A
+-- writer that then asked for FOR UPDATE on that row (to move message_count, say) would wait for the
+-- KEY SHARE every other writer of the conversation holds, and two such writers would each wait for
+-- the other (40P01). Writers of one conversation must queue instead.
+--
+-- THE LOCK ORDER. Every path that changes messages takes its row locks in this order, and each
+-- lock in the weakest mode that does the job:
+--
+--   1. conversations, in ascending id order:
+--        FOR UPDATE            a conversation the transaction edits or deletes itself;
+--        FOR NO KEY UPDATE     a conversation whose messages (or message_count) it changes:
+--                              what an UPDATE of message_count takes anyway, and compatible with
+--                              the FOR KEY SHARE of the message -> conversation reference check,
+--                              so a writer holding KEY SHARE is never asked to wait for an upgrade;
+--   2. messages, only ever after their conversation (the conversation's lock is what queues two
+--      writers of the same conversation's messages);
+--   3. memories, in ascending id order;
+--   4. bookkeeping rows (sync.changes, sync.receipts, tombstones), written by triggers while the
+--      row they describe is locked.
+--
+-- How each path keeps it:
+--   - sync_push, item by item or set-wise (chapters 11 and 12): sync.lock_batch_rows (below) takes
+--     1 and 3 for every existing row the batch names, before it writes anything; the per-item
+--     `select ... for update` that follows re-locks rows the transaction already holds;
+--   - plain inserts, and updates that do not move a message (the Data API, any SQL): the rows are
+--     new or are messages only; the counting trigger takes 1 at the end of the statement, in id
+--     order, FOR NO KEY UPDATE (private.apply_message_count_deltas, below);
+--   - a conversation's delete, and its cascade: the conversation (FOR UPDATE), then its messages;
+--   - the one exception PostgreSQL imposes: a plain DELETE of a message, or an UPDATE that moves
+--     one, locks that message before any trigger can lock its conversation. It can only meet a
+--     writer that wants that very message the other way round (a sync edit of the same message, or
+--     the delete of its conversation); PostgreSQL then cancels one of the two (40P01) within
+--     deadlock_timeout, and the `sync` function retries a cancelled push (docs/sync-protocol.md).
+
+-- Every row a batch may wait for, locked in the order above before the batch writes anything. Rows
+-- are found key by key on (user_id, local_id), like the set-wise path, and only the caller's rows
+-- (security invoker, under RLS). Malformed items are skipped here; the batch rejects them later.
+create or replace function sync.lock_batch_rows(items jsonb)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  uid uuid := (select auth.uid());
+  target record;
+begin
+  if jsonb_typeof(items) is distinct from 'array' then
+    return;
+  end if;
+  for target in
+    with batch as (
+      select e.item ->> 'table' as table_name, e.item ->> 'local_id' as local_id,
+             sync.object_or_empty(e.item -> 'fields') as fields,
+             -- not cast when it is no uuid: that item is rejected later, on its own
+             case when e.item -> 'fields' ->> 'conversation_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                  then (e.item -> 'fields' ->> 'conversation_id')::uuid end as conversation_id
+      from jsonb_array_elements(items) as e(item)
+      where jsonb_typeof(e.item) = 'object' and e.item ->> 'local_id' is not null
+    ),
+    wanted as (
+      -- The batch's own conversations, to be edited or deleted.
+      select c.id, true as exclusive
+      from batch b
+      cross join lateral (select c.id from public.conversations c where c.user_id = uid and c.local_id = b.local_id limit 1) as c
+      where b.table_name = 'conversations'
+      union all
+      -- Conversations a message is written into, by local_id or by id.
+      select c.id, false
+      from batch b
+      cross join lateral (select c.id from public.conversations c
+                          where c.user_id = uid and c.local_id = b.fields ->> 'conversation_local_id' limit 1) as c
+      where b.table_name = 'messages' and b.fields ? 'conversation_local_id'
+      union all
+      select c.id, false
+      from batch b
+      cross join lateral (select c.id from public.conversations c
+                          where c.user_id = uid and c.id = b.conversation_id limit 1) as c
+      where b.table_name = 'messages' and b.conversation_id is not null
+      union all
+      -- Conversations the batch's existing messages are in now (an edit, a move or a delete).
+      select m.conversation_id, false
+      from batch b
+      cross join lateral (select m.conversation_id from public.messages m where m.user_id = uid and m.local_id = b.local_id limit 1) as m
+      where b.table_name = 'messages' and m.conversation_id is not null
+    )
+    select w.id, bool_or(w.exclusive) as exclusive from wanted w group by w.id order by w.id
+  loop
+    if target.exclusive then
+      perform 1 from public.conversations c where c.id = target.id for update;
+    else
+      perform 1 from public.conversations c where c.id = target.id for no key update;
+    end if;
+  end loop;
+
+  perform 1
+  from public.memories m
+  where m.id in (
+    select f.id
+    from jsonb_array_elements(items) as e(item)
+    cross join lateral (select m.id from public.memories m where m.user_id = uid and m.local_id = e.item ->> 'local_id' limit 1) as f
+    where jsonb_typeof(e.item) = 'object' and e.item ->> 'table' = 'memories')
+  order by m.id
+  for update of m;
+end;
+$$;
+comment on function sync.lock_batch_rows(jsonb) is
+  'Locks every existing row a sync batch may wait for, in the lock order of chapter 12, before the batch writes.';
+grant execute on function sync.lock_batch_rows(jsonb) to authenticated;
+
 create or replace function public.sync_push(items jsonb)
 returns jsonb
 language plpgsql
@@ -306,6 +420,8 @@ begin
   -- The message → conversation reference is deferred to commit (chapter 3); here it is checked at
   -- each item, so that an item pointing nowhere is rejected alone instead of failing the batch.
   set constraints public.messages_conversation_fkey immediate;
+  -- The lock order (above): every row this batch may contend for, before any write.
+  perform sync.lock_batch_rows(items);
 
   -- A batch that only creates rows is written set-wise (above); otherwise item by item.
   bulk := sync.try_bulk_create(items);

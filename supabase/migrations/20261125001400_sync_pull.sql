@@ -1,4 +1,4 @@
--- Chapter 11: sync_pull, everything that changed for the caller since a cursor, deletions included.
+-- Chapter 13: sync_pull, everything that changed for the caller since a cursor, deletions included.
 --
 -- Why snapshots and not timestamps: a transaction that starts first can commit last. With an
 -- `updated_at > cursor` rule, a device that pulled between the two commits would have moved its
@@ -92,5 +92,5 @@ begin
 end;
 $$;
 comment on function public.sync_pull(jsonb, integer) is
-  'Everything that changed for the calling user since a cursor (a snapshot), tombstones included, in pages; see chapter 11.';
+  'Everything that changed for the calling user since a cursor (a snapshot), tombstones included, in pages; see chapter 13.';
 grant execute on function public.sync_pull(jsonb, integer) to authenticated;

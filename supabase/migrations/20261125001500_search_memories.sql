@@ -1,12 +1,12 @@
--- Chapter 12: search_memories, a user's memories ranked for a query, as Generative Agents retrieve.
+-- Chapter 14: search_memories, a user's memories ranked for a query, as Generative Agents retrieve.
 --
 -- Park et al. (2023) rank memories by recency + importance + relevance, each min-max normalised
 -- over the candidates, with equal weights. Without an embedding model, relevance here is lexical:
 -- the share of the query's words (English stems, stop words dropped) that the memory's content,
 -- context or tag contain. Recency decays exponentially with the hours since the memory was last
 -- written or reinforced (updated_at), by 0.995 per hour as in the paper (a half-life of ~138 h).
--- Importance is the stored importance_score (the `score-memory` function's model, README
--- "Memory scoring"). Runs as the caller: RLS limits the candidates to their own memories.
+-- Importance is the stored importance_score (the `score-memory` function's model,
+-- docs/memory-scoring.md). Runs as the caller: RLS limits the candidates to their own memories.
 
 create or replace function public.search_memories(query text, match_count integer default 10)
 returns table (

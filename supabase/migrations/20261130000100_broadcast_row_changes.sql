@@ -1,4 +1,4 @@
--- Chapter 12: every change of a person's rows is broadcast to that person's private topic.
+-- Chapter 15: every change of a person's rows is broadcast to that person's private topic.
 --
 -- Broadcast from Database is the platform's scalable path to devices: a row trigger writes one
 -- message per change into realtime.messages through realtime.broadcast_changes (created by the
@@ -6,7 +6,7 @@
 -- was decided once, at join, by the policies of the next chapter. Postgres Changes (chapter 7) keeps
 -- working beside it.
 --
--- The topic is `virgil-sync-<user_id>`: one per person, as the design document names it. A row never
+-- The topic is `virgil-sync-<user_id>`: one per person. A row never
 -- goes to any other topic, and a row never changes owner (private.stamp_row), so an UPDATE's old
 -- and new images always belong to the same person. The event is the operation (INSERT, UPDATE,
 -- DELETE) and the payload the platform's own shape: {old_record, record, operation, table, schema, id}.

@@ -1,4 +1,4 @@
--- Chapter 13: who may join a private topic, and what they may do there.
+-- Chapter 16: who may join a private topic, and what they may do there.
 --
 -- The Realtime server decides at join, once per channel and again on each new access token: in a
 -- transaction it sets the subscriber's role, claims and `realtime.topic`, then probes these policies

@@ -1,6 +1,7 @@
 -- Platform bootstrap, chapter 0: roles.
 -- Runs as supabase_admin, the cluster's bootstrap superuser, as in the supabase/postgres image.
--- Attributes, memberships and per-role settings follow ../../../../../shared/platform-facts.md §1.
+-- Attributes, memberships and per-role settings follow the supabase/postgres image (https://github.com/supabase/postgres,
+-- `migrations/db/init-scripts/` and `migrations/db/migrations/`).
 -- Every login role gets the CLI's local password, 'postgres'.
 
 -- postgres starts as a superuser so the next chapter can create what the image's init scripts

@@ -1,6 +1,6 @@
 -- Platform bootstrap, chapter 1: the extensions schema, public's default privileges and the
 -- realtime publication. Runs as postgres while it is still a superuser, as the image's init scripts
--- do, so that all of this is owned by postgres (platform-facts.md §0 step 2, §2, §4, §5).
+-- do, so that all of this is owned by postgres (supabase/postgres `migrations/db/init-scripts/00000000000000-initial-schema.sql`).
 
 create schema if not exists extensions;
 grant usage on schema extensions to postgres, anon, authenticated, service_role;

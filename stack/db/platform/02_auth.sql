@@ -1,4 +1,4 @@
--- Platform bootstrap, chapter 2: the auth schema as GoTrue leaves it (platform-facts.md §3).
+-- Platform bootstrap, chapter 2: the auth schema as GoTrue leaves it (supabase/auth `migrations/`).
 -- Runs as supabase_admin. Only what user migrations and seeds touch is reproduced: auth.users with
 -- its final columns, auth.identities, and the four request helpers.
 

@@ -9,7 +9,7 @@ grant usage on schema realtime to postgres, anon, authenticated, service_role;
 create schema if not exists graphql_public authorization supabase_admin;
 grant usage on schema graphql_public to postgres, anon, authenticated, service_role;
 
--- What the CLI's post-init script sets on database postgres (platform-facts.md §0 step 4).
+-- What the CLI's post-init script sets on database postgres (supabase/cli `internal/db/start/start.go`).
 alter database postgres set "app.settings.jwt_secret" to 'super-secret-jwt-token-with-at-least-32-characters-long';
 alter database postgres set "app.settings.jwt_exp" to '3600';
 

@@ -1,7 +1,7 @@
 -- Platform bootstrap, chapter 4: the realtime schema's Broadcast objects, as the Realtime server's
 -- own tenant migrations leave them on every project before any user migration runs
--- (supabase/realtime lib/realtime/tenants/repo/migrations/, exported as priv/repo/tenant_schema/;
--- platform-facts.md §13). Our own SQL, written from those files. Runs as supabase_admin.
+-- (https://github.com/supabase/realtime, lib/realtime/tenants/repo/migrations/, exported as
+-- priv/repo/tenant_schema/). Our own SQL, written from those files. Runs as supabase_admin.
 --
 -- What `supabase db reset` does to it: the CLI drops every schema not owned by supabase_admin, every
 -- policy in the database and every publication but supabase_realtime*/realtime_messages*. The

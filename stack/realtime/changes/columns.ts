@@ -1,5 +1,5 @@
 /**
- * Which columns a subscriber's payload may carry (realtime-protocol.md §7.3, §7.4 item 5): those
+ * Which columns a subscriber's payload may carry (supabase/realtime `realtime.apply_rls`, in `lib/realtime/tenants/repo/migrations/`): those
  * its role may SELECT, narrowed by the binding's `select` (§7.1), which always keeps the primary
  * key. Column privileges come from the catalog (catalog.ts), per role.
  */

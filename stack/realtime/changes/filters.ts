@@ -1,5 +1,5 @@
 /**
- * The `filter` grammar of postgres_changes bindings (realtime-protocol.md §7.2) and its evaluation
+ * The `filter` grammar of postgres_changes bindings (supabase/realtime `realtime.subscription` checks, and supabase-js `RealtimeChannel` `postgres_changes` filters) and its evaluation
  * against a row image, in process.
  *
  *   filter    := condition ("," condition)*          commas at top level mean AND

@@ -1,6 +1,6 @@
 /**
  * Turns one decoded change into the `data` object of a postgres_changes message
- * (realtime-protocol.md §7.3): `columns` as Postgres typnames in table order, values typed as JSON
+ * (supabase/realtime `realtime.apply_rls`): `columns` as Postgres typnames in table order, values typed as JSON
  * the way the platform's `to_jsonb` writes them, and `old_record` cut to the primary key for a
  * DELETE on a table with RLS. `columns`, `record` and `old_record` hold only the columns the
  * subscriber may see (columns.ts: column privileges and `select`); one payload is built per

@@ -12,7 +12,7 @@ import type { LocalUser } from '../../../test-support/users.ts';
 import { loadConfig } from '../../config.ts';
 import { startDatabase, stopDatabase } from '../../db/database.ts';
 import { startStack, stopServices } from '../../stack.ts';
-import { adminSql, Collector, insertConversation, newUser, realClient, removeUsers, subscribed, type TestClient } from '../../../test-support/realtime.ts';
+import { adminSql, Collector, insertConversation, newUser, realClient, removeUsers, type TestClient } from '../../../test-support/realtime.ts';
 import { type Received, syncTopic } from '../../../test-support/private-topic.ts';
 
 const config = loadConfig();

@@ -25,7 +25,6 @@ import { maxPayloadBytes, nestsDeeperThan, RateWindow, type RealtimeLimits } fro
 import { presenceMetaProblem } from '../broadcast/presence.ts';
 import { claimsFor } from '../joins/tokens.ts';
 import { type Frame, type Serializer, WireError } from './wire.ts';
-import { sleep } from '../../lib/sleep.ts';
 
 export interface ConnectionContext {
   catalog: Catalog;

@@ -1,5 +1,5 @@
 /**
- * @module Acting in the database as the calling user, as PostgREST does (platform-facts §6).
+ * @module Acting in the database as the calling user, as PostgREST does (PostgREST `src/PostgREST/Query/PreQuery.hs`).
  *
  * Each call is one transaction that first switches, transaction-locally, to the token's role and
  * sets `request.jwt.claims` to the verified claims, so auth.uid() is the caller and RLS decides

@@ -1,5 +1,5 @@
 /**
- * @module The memory scoring model (README "Memory scoring").
+ * @module The memory scoring model (docs/memory-scoring.md).
  *
  * Anchored on the retrieval score of Generative Agents (Park et al., 2023): a memory's worth at
  * retrieval is recency + importance + relevance. The paper asks a language model for importance

@@ -1,6 +1,6 @@
 /**
  * @module The sync protocol's shapes: one zod schema per message, shared by the `sync` function,
- * the tests and `scripts/` (bench). README "Sync protocol" describes the same thing in prose.
+ * the tests and `scripts/` (bench). docs/sync-protocol.md describes the same thing in prose.
  *
  * Validation here is about shape (types, known tables and columns, bounds of the batch). Whether a
  * well-shaped item can be written (a conversation that exists, a role the table allows) is for the
@@ -169,7 +169,7 @@ export function isSnapshotText(text: string): boolean {
   return true;
 }
 
-/** What the database's cursor holds (chapter 11): snapshots in pg_snapshot's text form. */
+/** What the database's cursor holds (chapter 13): snapshots in pg_snapshot's text form. */
 const snapshotText = z.string().max(4096).refine(isSnapshotText, 'not a snapshot');
 export const databaseCursor = z.strictObject({
   since: snapshotText.optional(),

@@ -1,7 +1,7 @@
 /**
  * @module What `sync` does once the request is known good: push in one transaction as the user,
  * then pull in another (so a device gets its own writes back with their server versions).
- * The database decides everything (migrations, chapters 8–11); this only shapes the answer.
+ * The database decides everything (migrations, chapters 8–13); this only shapes the answer.
  */
 import type { UserClaims } from './auth.ts';
 import { asUser, type Sql } from './db.ts';
@@ -20,7 +20,7 @@ import {
   type SyncResponse,
 } from './sync-protocol.ts';
 
-/** Memories pushed without a score get the scoring model's importance (README "Memory scoring"). */
+/** Memories pushed without a score get the scoring model's importance (docs/memory-scoring.md). */
 export function withImportance(item: SyncItem): SyncItem {
   if (item.table !== 'memories' || item.op !== 'upsert' || !item.fields?.content || item.fields.importance_score !== undefined) {
     return item;

@@ -1,7 +1,6 @@
 /**
- * `score-memory`: a memory's importance_score and the components behind it (README "Memory
- * scoring"). POST { memory_id } scores one of the caller's memories, counting the later messages
- * that mention it again, and stores the score on it; POST { content, context?, tag?, query? }
+ * `score-memory`: a memory's importance_score and the components behind it (docs/memory-scoring.md).
+ * POST { memory_id } scores one of the caller's memories, counting the later messages that mention it again, and stores the score on it; POST { content, context?, tag?, query? }
  * scores text without storing anything.
  *
  * Local invoke (after `npm run stack:start`):

@@ -1,7 +1,7 @@
 /**
  * `sync`: a device's one door in and out. POST { push?: [...items], pull?: { cursor?, limit? } }
  * applies the device's changes (per-item results) and answers everything it missed since its
- * cursor. Protocol: README "Sync protocol"; shapes: ../_shared/sync-protocol.ts.
+ * cursor. Protocol: docs/sync-protocol.md; shapes: ../_shared/sync-protocol.ts.
  *
  * Local invoke (after `npm run stack:start`):
  *   curl -i http://127.0.0.1:54321/functions/v1/sync -H "Authorization: Bearer <user access token>" \

@@ -2,7 +2,7 @@
 --
 -- They live in schema `tests`, which only test databases have: `supabase db reset` drops it with
 -- everything else the migrations did not make. Each helper acts as PostgREST does for a request
--- (platform-facts.md §6): the role and the full JWT claims, `role` included, set transaction-locally,
+-- (PostgREST `src/PostgREST/Query/PreQuery.hs`, https://docs.postgrest.org/en/v12/references/transactions.html): the role and the full JWT claims, `role` included, set transaction-locally,
 -- so a test's `rollback` forgets who it was acting as.
 --
 --   tests.create_user('ada')            a user in auth.users, tagged 'ada'; returns the id

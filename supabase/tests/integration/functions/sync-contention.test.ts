@@ -1,6 +1,6 @@
 /**
  * Many writers into one conversation, through every path that changes messages, at the same
- * moment: devices pushing new messages set-wise (chapter 10b), devices pushing mixed batches item by
+ * moment: devices pushing new messages set-wise (chapter 12), devices pushing mixed batches item by
  * item (edits, deletes, a conversation deleted with its messages), and plain inserts, updates,
  * moves and deletes as the user, as the Data API sends them. Every sync answer must be a 200 with
  * per-item results, every plain write must succeed, and afterwards every count is exact, every

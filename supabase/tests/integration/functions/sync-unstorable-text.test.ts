@@ -21,12 +21,16 @@ afterAll(async () => {
   await sql.end({ timeout: 5 });
 });
 
+/** What PostgreSQL's text cannot store: NUL, and a UTF-16 surrogate standing alone. */
+// oxlint-disable-next-line no-control-regex -- NUL is the very character under test
+const UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
+
 /** A string with one character PostgreSQL cannot store somewhere in it. */
 const unstorable = fc
   .tuple(
-    fc.string({ maxLength: 12 }).filter((text) => !/[\u0000\uD800-\uDFFF]/.test(text)),
+    fc.string({ maxLength: 12 }).filter((text) => !UNSTORABLE.test(text)),
     fc.constantFrom('\u0000', '\uD800', '\uDBFF', '\uDC00', '\uDFFF', '\uDC00\uD800'),
-    fc.string({ maxLength: 12 }).filter((text) => !/[\u0000\uD800-\uDFFF]/.test(text)),
+    fc.string({ maxLength: 12 }).filter((text) => !UNSTORABLE.test(text)),
   )
   .map(([before, bad, after]) => `${before}${bad}${after}`);
 
