@@ -53,9 +53,16 @@ async function main(): Promise<number> {
       const setup = timeNpm('setup');
       // Ready means a function answers: `sync` without a token is refused by the function itself.
       const t0 = performance.now();
-      const answer = setup.ok ? await fetch(`${config.api.url}/functions/v1/sync`, { method: 'POST', body: '{}' }) : undefined;
+      const answer = setup.ok
+        ? await fetch(`${config.api.url}/functions/v1/sync`, { method: 'POST', body: '{}' })
+        : undefined;
       const answered = answer !== undefined && answer.status === 401;
-      record('setupFromNothing', { ...setup, ms: setup.ms + (performance.now() - t0), ok: answered, output: answered ? '' : `${setup.output} (function answered ${answer?.status})` });
+      record('setupFromNothing', {
+        ...setup,
+        ms: setup.ms + (performance.now() - t0),
+        ok: answered,
+        output: answered ? '' : `${setup.output} (function answered ${answer?.status})`,
+      });
     }
     await stopServices(config);
     for (let i = 0; i < 5; i += 1) {
@@ -87,7 +94,9 @@ async function main(): Promise<number> {
   const report = {
     measuredAt: new Date().toISOString(),
     machine: { cores: cpus().length, cpu: cpus()[0]?.model },
-    milliseconds: Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, { ...summarize(values), samples: values }])),
+    milliseconds: Object.fromEntries(
+      Object.entries(samples).map(([name, values]) => [name, { ...summarize(values), samples: values }]),
+    ),
     failures,
   };
   writeFileSync(join(reportDir, 'bench-db.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -53,21 +53,32 @@ interface Window {
 
 /** The bystander's child process and its windows of delays. */
 async function startBystander(url: string, anonKey: string) {
-  const child = fork(new URL('./hostile/bystander.ts', import.meta.url).pathname, [url, anonKey], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(new URL('./hostile/bystander.ts', import.meta.url).pathname, [url, anonKey], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const waiters = new Map<string, (window: Window) => void>();
   let failure: string | undefined;
   await new Promise<void>((resolve, reject) => {
-    child.on('message', (message: { ready?: boolean; error?: string; label?: string; delays?: number[]; lost?: number }) => {
-      if (message.ready) resolve();
-      if (message.error) {
-        failure = message.error;
-        reject(new Error(message.error));
-      }
-      if (message.label !== undefined) {
-        const sorted = [...(message.delays ?? [])].sort((a, b) => a - b);
-        waiters.get(message.label)?.({ p50: percentile(sorted, 50), p99: percentile(sorted, 99), samples: sorted.length, lost: message.lost ?? 0 });
-      }
-    });
+    child.on(
+      'message',
+      (message: { ready?: boolean; error?: string; label?: string; delays?: number[]; lost?: number }) => {
+        if (message.ready) resolve();
+        if (message.error) {
+          failure = message.error;
+          reject(new Error(message.error));
+        }
+        if (message.label !== undefined) {
+          const sorted = [...(message.delays ?? [])].sort((a, b) => a - b);
+          waiters.get(message.label)?.({
+            p50: percentile(sorted, 50),
+            p99: percentile(sorted, 99),
+            samples: sorted.length,
+            lost: message.lost ?? 0,
+          });
+        }
+      },
+    );
     child.once('exit', () => reject(new Error('the bystander exited')));
   });
   return {
@@ -92,7 +103,10 @@ interface Row {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ args: process.argv.slice(2), options: { seconds: { type: 'string' }, only: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { seconds: { type: 'string' }, only: { type: 'string' } },
+  });
   const seconds = Number(values.seconds ?? 5);
   const only = values.only ? new Set(values.only.split(',')) : undefined;
   const config = loadConfig();
@@ -103,11 +117,16 @@ async function main(): Promise<number> {
   const host = services.filter((service) => service.name !== 'postgres');
   log(`services: ${services.map((service) => `${service.name} pid ${service.pid}`).join(', ')}`);
   console.log(`realtime quotas in force: ${describeLimits(limits)}`);
-  const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
+  const load = () =>
+    loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' ');
   console.log(`machine: ${cpus().length} cores, load average at start ${load()}`);
 
   const sql = postgres(config.db.url, { max: 2, onnotice: () => undefined });
-  const user = await createLocalUser(sql, `hostile-${crypto.randomUUID().slice(0, 8)}@virgil.test`, { expiresIn: 3600 });
+  const user = await createLocalUser(sql, `hostile-${crypto.randomUUID().slice(0, 8)}@virgil.test`, {
+    expiresIn: 3600,
+  });
   const target: Target = {
     url: config.api.url,
     anonKey: config.keys.anonKey,
@@ -124,18 +143,39 @@ async function main(): Promise<number> {
 
   // The realtime server logs each socket it drops at the send-buffer bound; counted from its log.
   const realtimeLog = join(config.stackDir, 'logs', 'realtime.log');
-  const logLines = () => (existsSync(realtimeLog) ? readFileSync(realtimeLog, 'utf8').match(/\[realtime\] terminated a socket with/g)?.length ?? 0 : 0);
+  const logLines = () =>
+    existsSync(realtimeLog)
+      ? (readFileSync(realtimeLog, 'utf8').match(/\[realtime\] terminated a socket with/g)?.length ?? 0)
+      : 0;
   const terminations = () => {
     const before = logLines();
-    return () => (existsSync(realtimeLog) ? String(logLines() - before) : 'an unknown number of (no logs/realtime.log)');
+    return () =>
+      existsSync(realtimeLog) ? String(logLines() - before) : 'an unknown number of (no logs/realtime.log)';
   };
   // Sockets left for a probe: the quota less the bystander's two and one spare.
   const free = Math.max(1, limits.maxConcurrentUsers - 3);
   const probes: [string, string, () => Promise<ProbeResult>][] = [
     ['malformed', 'malformed frames', () => malformedFrames(target)],
-    ['flood-public', 'flood, public topic', () => flood(target, { topic: `flood-${crypto.randomUUID().slice(0, 8)}`, private: false, seconds })],
-    ['flood-private', 'flood, own private topic', () => flood(target, { topic: target.userTopic, private: true, token: target.userToken, seconds })],
-    ['slow', 'slow consumers', () => slowConsumers(target, { sockets: Math.min(200, free - 1), seconds: seconds + 3, droppedByServer: terminations() })],
+    [
+      'flood-public',
+      'flood, public topic',
+      () => flood(target, { topic: `flood-${crypto.randomUUID().slice(0, 8)}`, private: false, seconds }),
+    ],
+    [
+      'flood-private',
+      'flood, own private topic',
+      () => flood(target, { topic: target.userTopic, private: true, token: target.userToken, seconds }),
+    ],
+    [
+      'slow',
+      'slow consumers',
+      () =>
+        slowConsumers(target, {
+          sockets: Math.min(200, free - 1),
+          seconds: seconds + 3,
+          droppedByServer: terminations(),
+        }),
+    ],
     ['burst-joins', 'burst joins', () => burstJoins(target, 500)],
     ['presence-flood', 'presence flood', () => presenceFlood(target, 10_000)],
     ['oversized', 'oversized payloads', () => oversized(target)],
@@ -174,7 +214,12 @@ async function main(): Promise<number> {
     rows.push({
       probe: name,
       result,
-      rss: { process: top.service.name, before: before[top.service.name]!, peak: top.peak, after: after[top.service.name]! },
+      rss: {
+        process: top.service.name,
+        before: before[top.service.name]!,
+        peak: top.peak,
+        after: after[top.service.name]!,
+      },
       exits: exitedSince(config, processesBefore),
       bystander: window,
       rowsChanged: result.refusedOnly ? rowsBefore !== rowsAfter : undefined,
@@ -186,7 +231,9 @@ async function main(): Promise<number> {
   await sql.end();
 
   const fmt = (n: number) => (Number.isNaN(n) ? 'gone' : n.toFixed(0));
-  console.log(`\nbystander idle: p50 ${idle.p50.toFixed(1)} ms, p99 ${idle.p99.toFixed(1)} ms (${idle.samples} broadcasts); RSS watched: ${host.map((s) => `${s.name} (pid ${s.pid})`).join(', ')}\n`);
+  console.log(
+    `\nbystander idle: p50 ${idle.p50.toFixed(1)} ms, p99 ${idle.p99.toFixed(1)} ms (${idle.samples} broadcasts); RSS watched: ${host.map((s) => `${s.name} (pid ${s.pid})`).join(', ')}\n`,
+  );
   console.log(
     table(
       ['probe', 'highest RSS MB before/peak/after', 'exits', 'bystander p50/p99 ms', '5xx', 'rows changed'],
@@ -201,16 +248,23 @@ async function main(): Promise<number> {
     ),
   );
   console.log('');
-  for (const row of rows) console.log(`${row.probe}\n  sent:       ${row.result.sent}\n  came back:  ${row.result.cameBack}`);
+  for (const row of rows)
+    console.log(`${row.probe}\n  sent:       ${row.result.sent}\n  came back:  ${row.result.cameBack}`);
   const misses = [
-    ...rows.filter((row) => row.rss.peak >= TARGET_RSS_MB).map((row) => `${row.probe}: RSS peak ${fmt(row.rss.peak)} MB`),
-    ...rows.filter((row) => !(row.bystander.p99 <= idle.p99 + TARGET_P99_MARGIN_MS)).map((row) => `${row.probe}: bystander p99 ${row.bystander.p99.toFixed(1)} ms`),
+    ...rows
+      .filter((row) => row.rss.peak >= TARGET_RSS_MB)
+      .map((row) => `${row.probe}: RSS peak ${fmt(row.rss.peak)} MB`),
+    ...rows
+      .filter((row) => !(row.bystander.p99 <= idle.p99 + TARGET_P99_MARGIN_MS))
+      .map((row) => `${row.probe}: bystander p99 ${row.bystander.p99.toFixed(1)} ms`),
     ...rows.filter((row) => row.exits.length > 0).map((row) => `${row.probe}: exited ${row.exits.join(', ')}`),
     ...rows.filter((row) => row.result.fiveXx > 0).map((row) => `${row.probe}: ${row.result.fiveXx} 5xx`),
     ...rows.filter((row) => row.rowsChanged).map((row) => `${row.probe}: rows changed`),
   ];
   console.log(`\nload average at the end: ${load()}`);
-  console.log(`targets: RSS < ${TARGET_RSS_MB} MB, bystander p99 ≤ idle p99 + ${TARGET_P99_MARGIN_MS} ms, 0 exits, 0 5xx, 0 rows changed by refused requests`);
+  console.log(
+    `targets: RSS < ${TARGET_RSS_MB} MB, bystander p99 ≤ idle p99 + ${TARGET_P99_MARGIN_MS} ms, 0 exits, 0 5xx, 0 rows changed by refused requests`,
+  );
   console.log(misses.length === 0 ? 'every target met' : `missed:\n  ${misses.join('\n  ')}`);
   return misses.length === 0 ? 0 : 1;
 }

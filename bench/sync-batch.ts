@@ -46,15 +46,28 @@ let sequence = 0;
 function batch(items: number, bytes: number): SyncItem[] {
   const tag = `${Date.now().toString(36)}-${(sequence += 1)}`;
   const now = new Date().toISOString();
-  const base = (local: string) => ({ local_id: local, change_id: crypto.randomUUID(), client_updated_at: now, op: 'upsert' as const });
-  const content = 'I am going to Lisbon in May and I love custard tarts. '.repeat(Math.ceil(bytes / 54)).slice(0, bytes);
+  const base = (local: string) => ({
+    local_id: local,
+    change_id: crypto.randomUUID(),
+    client_updated_at: now,
+    op: 'upsert' as const,
+  });
+  const content = 'I am going to Lisbon in May and I love custard tarts. '
+    .repeat(Math.ceil(bytes / 54))
+    .slice(0, bytes);
   if (kind === 'memories') {
-    return Array.from({ length: items }, (_, i): SyncItem => ({ table: 'memories', ...base(`mem-${tag}-${i}`), fields: { content } }));
+    return Array.from({ length: items }, (_, i): SyncItem => ({
+      table: 'memories',
+      ...base(`mem-${tag}-${i}`),
+      fields: { content },
+    }));
   }
   return [
     { table: 'conversations', ...base(`c-${tag}`), fields: { title: `Batch ${tag}` } },
     ...Array.from({ length: items - 1 }, (_, i): SyncItem => ({
-      table: 'messages', ...base(`m-${tag}-${i}`), fields: { conversation_local_id: `c-${tag}`, role: i % 2 ? 'assistant' : 'user', content },
+      table: 'messages',
+      ...base(`m-${tag}-${i}`),
+      fields: { conversation_local_id: `c-${tag}`, role: i % 2 ? 'assistant' : 'user', content },
     })),
   ];
 }
@@ -82,7 +95,10 @@ async function main(): Promise<number> {
   const results: unknown[] = [];
   let failed = false;
   try {
-    for (let i = 0; i < devices; i += 1) users.push(await createLocalUser(sql, `bench-batch-${crypto.randomUUID()}@tests.virgil.test`, { expiresIn: 3600 }));
+    for (let i = 0; i < devices; i += 1)
+      users.push(
+        await createLocalUser(sql, `bench-batch-${crypto.randomUUID()}@tests.virgil.test`, { expiresIn: 3600 }),
+      );
     await push(functionsUrl, users[0]!, batch(10, 100)); // warm the function and its pool
     const load = loadavg()[0]!.toFixed(2);
     for (const [items, bytes] of shapes) {
@@ -101,29 +117,73 @@ async function main(): Promise<number> {
       const within = (statuses['200'] ?? 0) === answers.length && database.max <= budgetMs;
       const shape = `${items} x ${bytes} B`;
       rows.push([
-        shape, (items * bytes / 1024 / 1024).toFixed(2), answers.length, JSON.stringify(statuses),
-        latency.p50.toFixed(0), latency.p95.toFixed(0), latency.max.toFixed(0), connection.max.toFixed(0),
-        database.p50.toFixed(0), database.p95.toFixed(0), database.max.toFixed(0), within ? 'yes' : 'no',
+        shape,
+        ((items * bytes) / 1024 / 1024).toFixed(2),
+        answers.length,
+        JSON.stringify(statuses),
+        latency.p50.toFixed(0),
+        latency.p95.toFixed(0),
+        latency.max.toFixed(0),
+        connection.max.toFixed(0),
+        database.p50.toFixed(0),
+        database.p95.toFixed(0),
+        database.max.toFixed(0),
+        within ? 'yes' : 'no',
       ]);
-      results.push({ items, bytes, requests: answers.length, statuses, latency, connection, database, withinBudget: within });
+      results.push({
+        items,
+        bytes,
+        requests: answers.length,
+        statuses,
+        latency,
+        connection,
+        database,
+        withinBudget: within,
+      });
       console.error(`[bench] ${shape}: ${JSON.stringify(statuses)}, max ${latency.max.toFixed(0)} ms`);
     }
-    console.log(`\n${devices} devices (one user each) push ${kind} at once, ${rounds} rounds; ${cpus().length} cores, load ${load} at start;`
-      + ` budget: database step <= ${budgetMs} ms (statement timeout ${statementTimeoutMs} ms / 4)\n`);
-    console.log(table(
-      ['batch (items x content)', 'MB', 'pushes', 'answers', 'p50 ms', 'p95 ms', 'max ms', 'pool wait max', 'db p50', 'db p95', 'db max', 'within budget'],
-      rows,
-    ));
+    console.log(
+      `\n${devices} devices (one user each) push ${kind} at once, ${rounds} rounds; ${cpus().length} cores, load ${load} at start;` +
+        ` budget: database step <= ${budgetMs} ms (statement timeout ${statementTimeoutMs} ms / 4)\n`,
+    );
+    console.log(
+      table(
+        [
+          'batch (items x content)',
+          'MB',
+          'pushes',
+          'answers',
+          'p50 ms',
+          'p95 ms',
+          'max ms',
+          'pool wait max',
+          'db p50',
+          'db p95',
+          'db max',
+          'within budget',
+        ],
+        rows,
+      ),
+    );
     mkdirSync(join(config.stackDir, 'reports'), { recursive: true });
-    writeFileSync(join(config.stackDir, 'reports', `bench-sync-batch-${kind}.json`), `${JSON.stringify({ kind, devices, rounds, budgetMs, results }, null, 2)}\n`);
+    writeFileSync(
+      join(config.stackDir, 'reports', `bench-sync-batch-${kind}.json`),
+      `${JSON.stringify({ kind, devices, rounds, budgetMs, results }, null, 2)}\n`,
+    );
     return failed ? 1 : 0;
   } finally {
-    await deleteLocalUsers(sql, users.map((user) => user.id));
+    await deleteLocalUsers(
+      sql,
+      users.map((user) => user.id),
+    );
     await sql.end({ timeout: 5 });
   }
 }
 
-main().then((code) => process.exit(code), (error) => {
-  report(error);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    report(error);
+    process.exit(1);
+  },
+);

@@ -63,36 +63,93 @@ interface Expected {
 const hostileBodies: ((device: number, n: number) => { body: string; type?: string })[] = [
   () => ({ body: '{"push": [' }),
   () => ({ body: 'not json at all' }),
-  () => ({ body: JSON.stringify({ push: [{ table: 'users', op: 'upsert', local_id: 'x', change_id: crypto.randomUUID(), client_updated_at: new Date().toISOString() }] }) }),
-  (d, n) => ({ body: JSON.stringify({ push: [{ ...message(`h-${d}-${n}`, 'shared', 'x'), fields: { user_id: crypto.randomUUID() } }] }) }),
-  (d, n) => ({ body: JSON.stringify({ push: [{ ...message(`h-${d}-${n}`, 'shared', 'x'), change_id: 'not-a-uuid' }] }) }),
-  (d, n) => ({ body: JSON.stringify({ push: Array.from({ length: 1001 }, (_, i) => message(`h-${d}-${n}-${i}`, 'shared', 'x')) }) }),
+  () => ({
+    body: JSON.stringify({
+      push: [
+        {
+          table: 'users',
+          op: 'upsert',
+          local_id: 'x',
+          change_id: crypto.randomUUID(),
+          client_updated_at: new Date().toISOString(),
+        },
+      ],
+    }),
+  }),
+  (d, n) => ({
+    body: JSON.stringify({
+      push: [{ ...message(`h-${d}-${n}`, 'shared', 'x'), fields: { user_id: crypto.randomUUID() } }],
+    }),
+  }),
+  (d, n) => ({
+    body: JSON.stringify({ push: [{ ...message(`h-${d}-${n}`, 'shared', 'x'), change_id: 'not-a-uuid' }] }),
+  }),
+  (d, n) => ({
+    body: JSON.stringify({ push: Array.from({ length: 1001 }, (_, i) => message(`h-${d}-${n}-${i}`, 'shared', 'x')) }),
+  }),
   () => ({ body: JSON.stringify({ pull: { cursor: 'v1.forged' } }) }),
   () => ({ body: JSON.stringify({ pull: { cursor: 'v1.\u0000' } }) }),
   (d, n) => ({ body: JSON.stringify({ push: [message(`h-${d}-${n}`, 'shared', 'nul \u0000 inside')] }) }),
-  (d, n) => ({ body: JSON.stringify({ push: [{ ...conversation(`h-${d}-${n}`), fields: { title: 'half \ud800 pair' } }] }) }),
-  (d, n) => ({ body: JSON.stringify({ push: [{ ...message(`h-${d}-${n}`, 'shared', 'x'), fields: { conversation_local_id: 'shared', role: 'user', content: 'x', metadata: { ['k\u0000']: 1 } } }] }) }),
+  (d, n) => ({
+    body: JSON.stringify({ push: [{ ...conversation(`h-${d}-${n}`), fields: { title: 'half \ud800 pair' } }] }),
+  }),
+  (d, n) => ({
+    body: JSON.stringify({
+      push: [
+        {
+          ...message(`h-${d}-${n}`, 'shared', 'x'),
+          fields: { conversation_local_id: 'shared', role: 'user', content: 'x', metadata: { ['k\u0000']: 1 } },
+        },
+      ],
+    }),
+  }),
   (d, n) => ({ body: JSON.stringify({ push: [memory(`h-\udfff-${d}-${n}`, 'x')] }) }),
-  () => ({ body: JSON.stringify({ push: [] , pull: { limit: -1 } }) }),
+  () => ({ body: JSON.stringify({ push: [], pull: { limit: -1 } }) }),
   () => ({ body: JSON.stringify({ pull: {} }), type: 'text/plain' }),
 ];
 
 const now = () => new Date().toISOString();
 function conversation(localId: string): SyncItem {
-  return { table: 'conversations', op: 'upsert', local_id: localId, change_id: crypto.randomUUID(), client_updated_at: now(), fields: { title: localId } };
+  return {
+    table: 'conversations',
+    op: 'upsert',
+    local_id: localId,
+    change_id: crypto.randomUUID(),
+    client_updated_at: now(),
+    fields: { title: localId },
+  };
 }
 function message(localId: string, conversationLocalId: string, content: string, baseVersion?: number): SyncItem {
   return {
-    table: 'messages', op: 'upsert', local_id: localId, change_id: crypto.randomUUID(), client_updated_at: now(),
+    table: 'messages',
+    op: 'upsert',
+    local_id: localId,
+    change_id: crypto.randomUUID(),
+    client_updated_at: now(),
     ...(baseVersion ? { base_version: baseVersion } : {}),
     fields: { conversation_local_id: conversationLocalId, role: 'user', content },
   };
 }
 function memory(localId: string, content: string, baseVersion?: number): SyncItem {
-  return { table: 'memories', op: 'upsert', local_id: localId, change_id: crypto.randomUUID(), client_updated_at: now(), ...(baseVersion ? { base_version: baseVersion } : {}), fields: { content, importance_score: 0.5 } };
+  return {
+    table: 'memories',
+    op: 'upsert',
+    local_id: localId,
+    change_id: crypto.randomUUID(),
+    client_updated_at: now(),
+    ...(baseVersion ? { base_version: baseVersion } : {}),
+    fields: { content, importance_score: 0.5 },
+  };
 }
 function remove(table: 'messages' | 'memories', localId: string, baseVersion: number): SyncItem {
-  return { table, op: 'delete', local_id: localId, change_id: crypto.randomUUID(), client_updated_at: now(), base_version: baseVersion };
+  return {
+    table,
+    op: 'delete',
+    local_id: localId,
+    change_id: crypto.randomUUID(),
+    client_updated_at: now(),
+    base_version: baseVersion,
+  };
 }
 
 /** 50 items: mostly new messages (shared and own conversation), some edits, deletes and memories. */
@@ -102,9 +159,11 @@ function nextBatch(d: number, round: number, rows: Map<string, Expected>): SyncI
   const pick = () => live.splice(Math.floor(Math.random() * live.length), 1)[0];
   for (let i = 0; i < 5 && live.length > 10; i += 1) {
     const [localId, row] = pick()!;
-    items.push(row.table === 'messages'
-      ? message(localId, `d${d}-c`, `edited ${round}`, row.version)
-      : memory(localId, `edited ${round}`, row.version));
+    items.push(
+      row.table === 'messages'
+        ? message(localId, `d${d}-c`, `edited ${round}`, row.version)
+        : memory(localId, `edited ${round}`, row.version),
+    );
   }
   for (let i = 0; i < 3 && live.length > 10; i += 1) {
     const [localId, row] = pick()!;
@@ -122,9 +181,16 @@ function learn(items: SyncItem[], results: PushResult[], rows: Map<string, Expec
   items.forEach((item, index) => {
     const result = results[index]!;
     if (item.table === 'conversations') return;
-    if (result.status !== 'applied') throw new Error(`${item.local_id}: ${result.status} ${result.reason ?? ''} ${result.detail ?? ''}`);
+    if (result.status !== 'applied')
+      throw new Error(`${item.local_id}: ${result.status} ${result.reason ?? ''} ${result.detail ?? ''}`);
     if (item.op === 'delete') rows.get(item.local_id)!.deleted = true;
-    else rows.set(item.local_id, { table: item.table, content: item.fields!.content!, version: result.version!, deleted: false });
+    else
+      rows.set(item.local_id, {
+        table: item.table,
+        content: item.fields!.content!,
+        version: result.version!,
+        deleted: false,
+      });
   });
 }
 
@@ -148,7 +214,9 @@ async function runDevice(d: number, user: LocalUser, until: number, rows: Map<st
       const status = await timed('hostile', async () => {
         try {
           const response = await fetch(`${functionsUrl}/sync`, {
-            method: 'POST', headers: { authorization: `Bearer ${user.token}`, 'content-type': type ?? 'application/json' }, body,
+            method: 'POST',
+            headers: { authorization: `Bearer ${user.token}`, 'content-type': type ?? 'application/json' },
+            body,
           });
           await response.arrayBuffer();
           return response.status;
@@ -159,12 +227,19 @@ async function runDevice(d: number, user: LocalUser, until: number, rows: Map<st
       answers.requests += 1;
       if (status >= 500) answers.fiveXx += 1;
       if (status === 0) answers.noAnswer += 1;
-      if ((status < 400 || status >= 500) && !(fault && (status === 503 || status === 0))) answers.hostileNot4xx.push(`${status}: ${body.slice(0, 80)}`);
+      if ((status < 400 || status >= 500) && !(fault && (status === 503 || status === 0)))
+        answers.hostileNot4xx.push(`${status}: ${body.slice(0, 80)}`);
       continue;
     }
     const items = nextBatch(d, round, rows);
     const pushed = await timed('push', () =>
-      pushUntilAnswered(items, { functionsUrl, token: user.token, deadlineMs: 120_000, hangUps: fault === 'disconnect' && Math.random() < 0.2 ? 1 : 0 }));
+      pushUntilAnswered(items, {
+        functionsUrl,
+        token: user.token,
+        deadlineMs: 120_000,
+        hangUps: fault === 'disconnect' && Math.random() < 0.2 ? 1 : 0,
+      }),
+    );
     answers.requests += pushed.attempts;
     for (const failure of pushed.failures) {
       if (failure.status >= 500) answers.fiveXx += 1;
@@ -180,11 +255,13 @@ async function runDevice(d: number, user: LocalUser, until: number, rows: Map<st
           answers.requests += 1;
           try {
             const response = await fetch(`${functionsUrl}/sync`, {
-              method: 'POST', headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+              method: 'POST',
+              headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
               body: JSON.stringify({ pull: { cursor, limit: 1000 } }),
             });
             const text = await response.text();
-            if (response.status === 200) return (JSON.parse(text) as { pull: { cursor: string; has_more: boolean } }).pull;
+            if (response.status === 200)
+              return (JSON.parse(text) as { pull: { cursor: string; has_more: boolean } }).pull;
             if (response.status >= 500) {
               answers.fiveXx += 1;
               if (!response.headers.get('retry-after')) answers.fiveXxWithoutRetryAfter += 1;
@@ -211,7 +288,11 @@ function subscribe(user: LocalUser): SupabaseClient {
   client.realtime.setAuth(user.token);
   client
     .channel(`soak-${crypto.randomUUID()}`)
-    .on('postgres_changes', { event: '*', schema: 'public', table: 'messages', filter: `user_id=eq.${user.id}` }, () => (realtimeEvents += 1))
+    .on(
+      'postgres_changes',
+      { event: '*', schema: 'public', table: 'messages', filter: `user_id=eq.${user.id}` },
+      () => (realtimeEvents += 1),
+    )
     .subscribe();
   return client;
 }
@@ -225,20 +306,31 @@ async function main(): Promise<number> {
   let faultTimer: NodeJS.Timeout | undefined;
   const faults: string[] = [];
   try {
-    const ada = await createLocalUser(sql, `soak-ada-${crypto.randomUUID()}@tests.virgil.test`, { expiresIn: 3600 * 4 });
-    const ben = await createLocalUser(sql, `soak-ben-${crypto.randomUUID()}@tests.virgil.test`, { expiresIn: 3600 * 4 });
+    const ada = await createLocalUser(sql, `soak-ada-${crypto.randomUUID()}@tests.virgil.test`, {
+      expiresIn: 3600 * 4,
+    });
+    const ben = await createLocalUser(sql, `soak-ben-${crypto.randomUUID()}@tests.virgil.test`, {
+      expiresIn: 3600 * 4,
+    });
     made.push(ada, ben);
     const setup = await pushUntilAnswered([conversation('shared')], { functionsUrl, token: ada.token });
     if (setup.results[0]?.status !== 'applied') throw new Error('could not create the shared conversation');
-    await pushUntilAnswered([conversation('ben-c'), message('ben-m', 'ben-c', 'Ben, alone')], { functionsUrl, token: ben.token });
-    const benBefore = await sql`select local_id, version, content from public.messages where user_id = ${ben.id} order by local_id`;
+    await pushUntilAnswered([conversation('ben-c'), message('ben-m', 'ben-c', 'Ben, alone')], {
+      functionsUrl,
+      token: ben.token,
+    });
+    const benBefore =
+      await sql`select local_id, version, content from public.messages where user_id = ${ben.id} order by local_id`;
     for (let d = 0; d < deviceCount; d += 1) clients.push(subscribe(ada));
     await sleep(1000);
 
     if (fault && fault !== 'disconnect') {
       faultTimer = setInterval(() => {
         const at = new Date().toISOString();
-        (fault === 'kill-functions' ? Promise.resolve(killFunctionsHost(config.db.url)) : restartPostgres(config.db.url))
+        (fault === 'kill-functions'
+          ? Promise.resolve(killFunctionsHost(config.db.url))
+          : restartPostgres(config.db.url)
+        )
           .then(() => faults.push(`${fault} at ${at}`))
           .catch((error: unknown) => faults.push(`${fault} failed at ${at}: ${(error as Error).message}`));
       }, faultEvery * 1000);
@@ -271,45 +363,88 @@ async function main(): Promise<number> {
     const counts = await sql<{ local_id: string; message_count: number; actual: number }[]>`
       select c.local_id, c.message_count, (select count(*)::int from public.messages m where m.conversation_id = c.id) as actual
       from public.conversations c where c.user_id = ${ada.id}`;
-    for (const row of counts) if (row.message_count !== row.actual) mismatches.push(`${row.local_id}: message_count ${row.message_count}, messages ${row.actual}`);
-    const benAfter = await sql`select local_id, version, content from public.messages where user_id = ${ben.id} order by local_id`;
+    for (const row of counts)
+      if (row.message_count !== row.actual)
+        mismatches.push(`${row.local_id}: message_count ${row.message_count}, messages ${row.actual}`);
+    const benAfter =
+      await sql`select local_id, version, content from public.messages where user_id = ${ben.id} order by local_id`;
     if (JSON.stringify(benAfter) !== JSON.stringify(benBefore)) mismatches.push("the bystander's rows changed");
 
     const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
-    console.log(`soak: ${deviceCount} devices, ${seconds} s${fault ? `, fault ${fault} every ${faultEvery} s` : ''}, realtime on; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown cpu'}, load average ${loadavg()[0]?.toFixed(2)} (1 min, at the end)`);
-    console.log(table(
-      ['kind', 'requests', 'p50 ms', 'p95 ms', 'p99 ms'],
-      (Object.keys(latencies) as Kind[]).map((kind) => {
-        const sorted = [...latencies[kind]].sort((a, b) => a - b);
-        return [kind, sorted.length, fmt(percentile(sorted, 50)), fmt(percentile(sorted, 95)), fmt(percentile(sorted, 99))];
-      }),
-    ));
+    console.log(
+      `soak: ${deviceCount} devices, ${seconds} s${fault ? `, fault ${fault} every ${faultEvery} s` : ''}, realtime on; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown cpu'}, load average ${loadavg()[0]?.toFixed(2)} (1 min, at the end)`,
+    );
+    console.log(
+      table(
+        ['kind', 'requests', 'p50 ms', 'p95 ms', 'p99 ms'],
+        (Object.keys(latencies) as Kind[]).map((kind) => {
+          const sorted = [...latencies[kind]].sort((a, b) => a - b);
+          return [
+            kind,
+            sorted.length,
+            fmt(percentile(sorted, 50)),
+            fmt(percentile(sorted, 95)),
+            fmt(percentile(sorted, 99)),
+          ];
+        }),
+      ),
+    );
     const summary = {
-      seconds, elapsed, devices: deviceCount, fault: fault ?? null, faults,
-      requests: answers.requests, fiveXx: answers.fiveXx, fiveXxWithoutRetryAfter: answers.fiveXxWithoutRetryAfter,
-      noAnswer: answers.noAnswer, hostileNot4xx: answers.hostileNot4xx.length, realtimeEvents,
-      rowsChecked: expected.size + counts.length, mismatches: mismatches.length,
-      latencies: Object.fromEntries((Object.keys(latencies) as Kind[]).map((kind) => {
-        const sorted = [...latencies[kind]].sort((a, b) => a - b);
-        return [kind, { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) }];
-      })),
+      seconds,
+      elapsed,
+      devices: deviceCount,
+      fault: fault ?? null,
+      faults,
+      requests: answers.requests,
+      fiveXx: answers.fiveXx,
+      fiveXxWithoutRetryAfter: answers.fiveXxWithoutRetryAfter,
+      noAnswer: answers.noAnswer,
+      hostileNot4xx: answers.hostileNot4xx.length,
+      realtimeEvents,
+      rowsChecked: expected.size + counts.length,
+      mismatches: mismatches.length,
+      latencies: Object.fromEntries(
+        (Object.keys(latencies) as Kind[]).map((kind) => {
+          const sorted = [...latencies[kind]].sort((a, b) => a - b);
+          return [
+            kind,
+            { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) },
+          ];
+        }),
+      ),
     };
-    console.log(`requests ${summary.requests} (HTTP attempts, retries included), 5xx ${summary.fiveXx} (without Retry-After: ${summary.fiveXxWithoutRetryAfter}), no answer ${summary.noAnswer}, hostile answered other than 4xx ${summary.hostileNot4xx}`);
-    console.log(`realtime events received ${realtimeEvents}; faults injected ${faults.length}${faults.length ? `: ${faults.join('; ')}` : ''}`);
-    console.log(`rows checked ${summary.rowsChecked} (${expected.size} messages and memories, ${counts.length} message counts), mismatches ${mismatches.length}`);
+    console.log(
+      `requests ${summary.requests} (HTTP attempts, retries included), 5xx ${summary.fiveXx} (without Retry-After: ${summary.fiveXxWithoutRetryAfter}), no answer ${summary.noAnswer}, hostile answered other than 4xx ${summary.hostileNot4xx}`,
+    );
+    console.log(
+      `realtime events received ${realtimeEvents}; faults injected ${faults.length}${faults.length ? `: ${faults.join('; ')}` : ''}`,
+    );
+    console.log(
+      `rows checked ${summary.rowsChecked} (${expected.size} messages and memories, ${counts.length} message counts), mismatches ${mismatches.length}`,
+    );
     for (const line of [...mismatches.slice(0, 10), ...answers.hostileNot4xx.slice(0, 10)]) console.log(`  ${line}`);
     const reports = join(config.stackDir, 'reports');
     mkdirSync(reports, { recursive: true });
     writeFileSync(join(reports, 'bench-sync-soak.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    const failed = mismatches.length > 0 || answers.hostileNot4xx.length > 0 || answers.fiveXxWithoutRetryAfter > 0 || (!fault && answers.fiveXx > 0);
+    const failed =
+      mismatches.length > 0 ||
+      answers.hostileNot4xx.length > 0 ||
+      answers.fiveXxWithoutRetryAfter > 0 ||
+      (!fault && answers.fiveXx > 0);
     return failed ? 1 : 0;
   } finally {
     clearInterval(faultTimer);
     for (const client of clients) await client.removeAllChannels();
-    await deleteLocalUsers(sql, made.map((user) => user.id)).catch(() => {});
+    await deleteLocalUsers(
+      sql,
+      made.map((user) => user.id),
+    ).catch(() => {});
     await sql.end({ timeout: 5 });
     if (startedStack) await stopStack(config);
   }
 }
 
-main().then((code) => process.exit(code), (error: unknown) => process.exit(report(error)));
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => process.exit(report(error)),
+);

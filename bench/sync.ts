@@ -46,32 +46,51 @@ let sequence = 0;
 function batch(size: number): SyncItem[] {
   const tag = `${Date.now().toString(36)}-${(sequence += 1)}`;
   const now = new Date().toISOString();
-  const base = (local: string) => ({ local_id: local, change_id: crypto.randomUUID(), client_updated_at: now, op: 'upsert' as const });
+  const base = (local: string) => ({
+    local_id: local,
+    change_id: crypto.randomUUID(),
+    client_updated_at: now,
+    op: 'upsert' as const,
+  });
   const conversations = Math.max(1, Math.round(size * 0.1));
   const memories = size === 1 ? 0 : Math.round(size * 0.2);
   const messages = size - conversations - memories;
   const items: SyncItem[] = [];
-  for (let i = 0; i < conversations; i += 1) items.push({ table: 'conversations', ...base(`c-${tag}-${i}`), fields: { title: `Bench ${i}` } });
+  for (let i = 0; i < conversations; i += 1)
+    items.push({ table: 'conversations', ...base(`c-${tag}-${i}`), fields: { title: `Bench ${i}` } });
   for (let i = 0; i < messages; i += 1) {
     items.push({
-      table: 'messages', ...base(`m-${tag}-${i}`),
-      fields: { conversation_local_id: `c-${tag}-${i % conversations}`, role: i % 2 ? 'assistant' : 'user', content: `Message ${i}: I'm going to Lisbon in May and I love custard tarts.` },
+      table: 'messages',
+      ...base(`m-${tag}-${i}`),
+      fields: {
+        conversation_local_id: `c-${tag}-${i % conversations}`,
+        role: i % 2 ? 'assistant' : 'user',
+        content: `Message ${i}: I'm going to Lisbon in May and I love custard tarts.`,
+      },
     });
   }
   for (let i = 0; i < memories; i += 1) {
     items.push({
-      table: 'memories', ...base(`mem-${tag}-${i}`),
-      fields: { content: `Remember: fact number ${i} about me is that I prefer window seats.`, ...(i % 2 ? { importance_score: 0.5 } : {}) },
+      table: 'memories',
+      ...base(`mem-${tag}-${i}`),
+      fields: {
+        content: `Remember: fact number ${i} about me is that I prefer window seats.`,
+        ...(i % 2 ? { importance_score: 0.5 } : {}),
+      },
     });
   }
   return items;
 }
 
-async function call(client: SupabaseClient, body: unknown): Promise<{ ms: number; serverMs: number; data: SyncResponse }> {
+async function call(
+  client: SupabaseClient,
+  body: unknown,
+): Promise<{ ms: number; serverMs: number; data: SyncResponse }> {
   const t0 = performance.now();
   const { data, error, response } = await client.functions.invoke('sync', { body: body as Record<string, unknown> });
   const ms = performance.now() - t0;
-  if (error) throw new Error(`sync failed: ${error.message} ${await (error as { context?: Response }).context?.text?.()}`);
+  if (error)
+    throw new Error(`sync failed: ${error.message} ${await (error as { context?: Response }).context?.text?.()}`);
   // server-timing: "validate;dur=3.1, push;dur=41.0": the function's own time, gateway excluded.
   const timing = response?.headers.get('server-timing') ?? '';
   const serverMs = [...timing.matchAll(/dur=([\d.]+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
@@ -106,7 +125,9 @@ async function main(): Promise<number> {
   try {
     await ensureSchema(config, sql);
     const deviceOf = async () => {
-      const user = await createLocalUser(sql, `bench-${crypto.randomUUID()}@tests.virgil.test`, { expiresIn: 3600 * 4 });
+      const user = await createLocalUser(sql, `bench-${crypto.randomUUID()}@tests.virgil.test`, {
+        expiresIn: 3600 * 4,
+      });
       userIds.push(user.id);
       return createClient(config.api.url, config.keys.anonKey, {
         auth: { persistSession: false, autoRefreshToken: false },
@@ -116,7 +137,13 @@ async function main(): Promise<number> {
     };
     const client = await deviceOf();
 
-    const pushes: { size: number; summary: Summary; server: Summary; itemsPerSecond: number; statuses: Record<string, number> }[] = [];
+    const pushes: {
+      size: number;
+      summary: Summary;
+      server: Summary;
+      itemsPerSecond: number;
+      statuses: Record<string, number>;
+    }[] = [];
     for (const plan of pushPlans) {
       for (let i = 0; i < plan.warmup; i += 1) await call(client, { push: batch(plan.size) });
       const samples: number[] = [];
@@ -157,7 +184,11 @@ async function main(): Promise<number> {
     const stamp = () => new Date().toISOString();
     await call(client, {
       push: Array.from({ length: 500 }, (_, i) => ({
-        table: 'memories', op: 'upsert', local_id: `${editTag}-${i}`, change_id: crypto.randomUUID(), client_updated_at: stamp(),
+        table: 'memories',
+        op: 'upsert',
+        local_id: `${editTag}-${i}`,
+        change_id: crypto.randomUUID(),
+        client_updated_at: stamp(),
         fields: { content: `memory ${i}`, importance_score: 0.5 },
       })) as SyncItem[],
     });
@@ -166,8 +197,13 @@ async function main(): Promise<number> {
     for (let round = 0; round < editRounds; round += 1) {
       const { ms, data } = await call(client, {
         push: Array.from({ length: 500 }, (_, i) => ({
-          table: 'memories', op: 'upsert', local_id: `${editTag}-${i}`, change_id: crypto.randomUUID(), client_updated_at: stamp(),
-          base_version: round + 1, fields: { content: `memory ${i}, edit ${round + 1}` },
+          table: 'memories',
+          op: 'upsert',
+          local_id: `${editTag}-${i}`,
+          change_id: crypto.randomUUID(),
+          client_updated_at: stamp(),
+          base_version: round + 1,
+          fields: { content: `memory ${i}, edit ${round + 1}` },
         })) as SyncItem[],
       });
       edits.push(ms);
@@ -215,10 +251,46 @@ async function main(): Promise<number> {
       table(
         ['scenario', 'runs', 'items/s', 'p50 ms', 'p95 ms', 'max ms', 'function p50', 'function p95'],
         [
-          ...pushes.map((p) => [`push ${p.size}`, p.summary.runs, Math.round(p.itemsPerSecond), fmt(p.summary.p50), fmt(p.summary.p95), fmt(p.summary.max), fmt(p.server.p50), fmt(p.server.p95)]),
-          [`push 500, ${parallel.devices} devices at once`, parallel.summary.runs, Math.round(parallel.itemsPerSecond), fmt(parallel.summary.p50), fmt(parallel.summary.p95), fmt(parallel.summary.max), '-', '-'],
-          ['push 500 edits (item by item)', editSummary.runs, Math.round(editItemsPerSecond), fmt(editSummary.p50), fmt(editSummary.p95), fmt(editSummary.max), '-', '-'],
-          ...pulls.map((p) => [p.name, p.summary.runs, Math.round(pullTotal / (p.summary.mean / 1000)), fmt(p.summary.p50), fmt(p.summary.p95), fmt(p.summary.max), '-', '-']),
+          ...pushes.map((p) => [
+            `push ${p.size}`,
+            p.summary.runs,
+            Math.round(p.itemsPerSecond),
+            fmt(p.summary.p50),
+            fmt(p.summary.p95),
+            fmt(p.summary.max),
+            fmt(p.server.p50),
+            fmt(p.server.p95),
+          ]),
+          [
+            `push 500, ${parallel.devices} devices at once`,
+            parallel.summary.runs,
+            Math.round(parallel.itemsPerSecond),
+            fmt(parallel.summary.p50),
+            fmt(parallel.summary.p95),
+            fmt(parallel.summary.max),
+            '-',
+            '-',
+          ],
+          [
+            'push 500 edits (item by item)',
+            editSummary.runs,
+            Math.round(editItemsPerSecond),
+            fmt(editSummary.p50),
+            fmt(editSummary.p95),
+            fmt(editSummary.max),
+            '-',
+            '-',
+          ],
+          ...pulls.map((p) => [
+            p.name,
+            p.summary.runs,
+            Math.round(pullTotal / (p.summary.mean / 1000)),
+            fmt(p.summary.p50),
+            fmt(p.summary.p95),
+            fmt(p.summary.max),
+            '-',
+            '-',
+          ]),
         ],
       ),
     );
@@ -231,10 +303,26 @@ async function main(): Promise<number> {
           when: new Date().toISOString(),
           machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
           targets: { push500P95Ms: 150, pushItemsPerSecond: 5000, pull10000Ms: 1000 },
-          push: pushes.map((p) => ({ items: p.size, ...p.summary, functionMs: p.server, itemsPerSecond: p.itemsPerSecond, statuses: p.statuses })),
-          parallelPush: { items: 500, devices: parallel.devices, ...parallel.summary, itemsPerSecond: parallel.itemsPerSecond },
+          push: pushes.map((p) => ({
+            items: p.size,
+            ...p.summary,
+            functionMs: p.server,
+            itemsPerSecond: p.itemsPerSecond,
+            statuses: p.statuses,
+          })),
+          parallelPush: {
+            items: 500,
+            devices: parallel.devices,
+            ...parallel.summary,
+            itemsPerSecond: parallel.itemsPerSecond,
+          },
           editPush: { items: 500, ...editSummary, itemsPerSecond: editItemsPerSecond, statuses: editStatuses },
-          pull: pulls.map((p) => ({ scenario: p.name, changes: pullTotal, ...p.summary, changesPerSecond: pullTotal / (p.summary.mean / 1000) })),
+          pull: pulls.map((p) => ({
+            scenario: p.name,
+            changes: pullTotal,
+            ...p.summary,
+            changesPerSecond: pullTotal / (p.summary.mean / 1000),
+          })),
         },
         null,
         2,

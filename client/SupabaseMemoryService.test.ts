@@ -45,14 +45,23 @@ describe('SupabaseMemoryService', () => {
     await Promise.all([reaches(phone.device.client, 'connected'), reaches(laptop.device.client, 'connected')]);
 
     const trip = phone.service.createConversation({ title: 'Lisbon trip' });
-    const message = phone.service.saveMessage(trip.local_id!, { role: 'user', content: 'Remember: my flight to Lisbon leaves on 3 May at 7am' });
+    const message = phone.service.saveMessage(trip.local_id!, {
+      role: 'user',
+      content: 'Remember: my flight to Lisbon leaves on 3 May at 7am',
+    });
     const memory = phone.service.markImportant(message.local_id!, { tag: 'plan' });
     expect(phone.service.listMessages(trip.local_id!).map((m) => m.content)).toEqual([message.content]);
     expect(memory.pending).toBe(true);
     await phone.service.whenSynced();
 
-    await eventually(() => laptop.service.getMemory(memory.local_id!)?.content === message.content, 'the memory on the laptop');
-    await eventually(() => laptop.service.getConversation(trip.local_id!)?.message_count === 1, "the laptop's conversation counting one message");
+    await eventually(
+      () => laptop.service.getMemory(memory.local_id!)?.content === message.content,
+      'the memory on the laptop',
+    );
+    await eventually(
+      () => laptop.service.getConversation(trip.local_id!)?.message_count === 1,
+      "the laptop's conversation counting one message",
+    );
     expect(laptop.service.listMessages(trip.local_id!).map((m) => m.content)).toEqual([message.content]);
     const onLaptop = laptop.service.getMemory(memory.local_id!)!;
     expect(onLaptop).toMatchObject({ tag: 'plan', pending: false, version: 1, user_id: ada.id });
@@ -77,11 +86,20 @@ describe('SupabaseMemoryService', () => {
     // Ben's own write, after Ada's: once his phone has it, everything before it was delivered.
     const marker = benPhone.service.saveMemory({ content: "Ben's marker" });
     await benPhone.service.whenSynced();
-    await eventually(() => heardByBen.some((change) => change.row?.local_id === marker.local_id && change.source === 'realtime'), "Ben's own marker over realtime");
+    await eventually(
+      () => heardByBen.some((change) => change.row?.local_id === marker.local_id && change.source === 'realtime'),
+      "Ben's own marker over realtime",
+    );
 
     for (const table of ['conversations', 'messages', 'memories'] as const) {
-      expect(benPhone.device.client.store.list(table).every((row) => row.user_id === ben.id), `Ben's ${table}`).toBe(true);
-      expect(adaPhone.device.client.store.list(table).every((row) => row.user_id === ada.id), `Ada's ${table}`).toBe(true);
+      expect(
+        benPhone.device.client.store.list(table).every((row) => row.user_id === ben.id),
+        `Ben's ${table}`,
+      ).toBe(true);
+      expect(
+        adaPhone.device.client.store.list(table).every((row) => row.user_id === ada.id),
+        `Ada's ${table}`,
+      ).toBe(true);
     }
     expect(heardByBen.filter((change) => change.row && change.row.user_id !== ben.id)).toEqual([]);
     expect(benPhone.service.getMemory(secret.local_id!)).toBeNull();
@@ -101,14 +119,25 @@ describe('SupabaseMemoryService', () => {
     phone.service.saveMessage(chat.local_id!, { role: 'user', content: 'sent with no signal' });
     await phone.device.close(); // the app is killed before it ever went online
 
-    const [row] = await sql<{ count: number }[]>`select count(*)::int as count from public.memories where local_id = ${note.local_id!}`;
+    const [row] = await sql<
+      { count: number }[]
+    >`select count(*)::int as count from public.memories where local_id = ${note.local_id!}`;
     expect(row!.count).toBe(0);
 
     const restarted = await service(ada, { storage: new IndexedDbStorage(storageName, indexedDB) });
-    expect(restarted.service.getMemory(note.local_id!)).toMatchObject({ content: 'written in the tunnel, then edited', pending: true });
+    expect(restarted.service.getMemory(note.local_id!)).toMatchObject({
+      content: 'written in the tunnel, then edited',
+      pending: true,
+    });
     await restarted.service.whenSynced();
-    await eventually(() => laptop.service.getMemory(note.local_id!)?.content === 'written in the tunnel, then edited', 'the offline memory on the laptop');
-    await eventually(() => laptop.service.listMessages(chat.local_id!).length === 1, 'the offline message on the laptop');
+    await eventually(
+      () => laptop.service.getMemory(note.local_id!)?.content === 'written in the tunnel, then edited',
+      'the offline memory on the laptop',
+    );
+    await eventually(
+      () => laptop.service.listMessages(chat.local_id!).length === 1,
+      'the offline message on the laptop',
+    );
     const [stored] = await sql<{ count: number; version: number }[]>`
       select count(*)::int as count, max(version)::int as version from public.memories where local_id = ${note.local_id!}`;
     expect(stored).toEqual({ count: 1, version: 1 });
@@ -129,14 +158,26 @@ describe('SupabaseMemoryService', () => {
     await laptop.service.whenSynced();
 
     // The phone, offline, edits what it last saw (version 1), only if nobody changed it since.
-    const optimistic = phone.service.updateMemory(shared.local_id!, { content: 'not allergic after all' }, { mode: 'cas' });
+    const optimistic = phone.service.updateMemory(
+      shared.local_id!,
+      { content: 'not allergic after all' },
+      { mode: 'cas' },
+    );
     expect(optimistic.content).toBe('not allergic after all');
     await phone.device.client.setOnline(true);
     await phone.service.whenSynced();
 
-    expect(rollbacks).toEqual([expect.objectContaining({ status: 'conflict', table: 'memories', local_id: shared.local_id })]);
-    expect(phone.service.getMemory(shared.local_id!)).toMatchObject({ content: 'allergic to peanuts and shellfish', version: 2, pending: false });
-    const [row] = await sql<{ content: string }[]>`select content from public.memories where local_id = ${shared.local_id!}`;
+    expect(rollbacks).toEqual([
+      expect.objectContaining({ status: 'conflict', table: 'memories', local_id: shared.local_id }),
+    ]);
+    expect(phone.service.getMemory(shared.local_id!)).toMatchObject({
+      content: 'allergic to peanuts and shellfish',
+      version: 2,
+      pending: false,
+    });
+    const [row] = await sql<
+      { content: string }[]
+    >`select content from public.memories where local_id = ${shared.local_id!}`;
     expect(row!.content).toBe('allergic to peanuts and shellfish');
   });
 
@@ -145,7 +186,10 @@ describe('SupabaseMemoryService', () => {
     const sent: string[][] = [];
     const lossyFetch: typeof fetch = async (input, init) => {
       const response = await fetch(input, init);
-      if (String(input instanceof Request ? input.url : input).includes('/functions/v1/sync') && typeof init?.body === 'string') {
+      if (
+        String(input instanceof Request ? input.url : input).includes('/functions/v1/sync') &&
+        typeof init?.body === 'string'
+      ) {
         const body = JSON.parse(init.body) as { push?: { change_id: string }[] };
         if (body.push) sent.push(body.push.map((item) => item.change_id));
         if (loseReplies > 0) {
@@ -169,7 +213,11 @@ describe('SupabaseMemoryService', () => {
     expect(sent.length).toBe(2);
     expect(sent[1]).toEqual(sent[0]);
     // Version 2: created, then its first message counted. Written twice, it would count 2 at version 3.
-    expect(phone.service.getConversation(chat.local_id!)).toMatchObject({ version: 2, message_count: 1, pending: false });
+    expect(phone.service.getConversation(chat.local_id!)).toMatchObject({
+      version: 2,
+      message_count: 1,
+      pending: false,
+    });
     const [row] = await sql<{ messages: number; version: number; receipts: number }[]>`
       select (select count(*)::int from public.messages where user_id = ${ada.id} and content = 'said once') as messages,
              (select version::int from public.conversations where local_id = ${chat.local_id!}) as version,
@@ -184,12 +232,23 @@ describe('SupabaseMemoryService', () => {
     const rollbacks: Rollback[] = [];
     phone.service.onRollback((rollback) => rollbacks.push(rollback));
 
-    const stray = phone.service.saveMessage(`no-such-conversation-${crypto.randomUUID()}`, { role: 'user', content: 'into the void' });
+    const stray = phone.service.saveMessage(`no-such-conversation-${crypto.randomUUID()}`, {
+      role: 'user',
+      content: 'into the void',
+    });
     const kept = phone.service.saveMemory({ content: 'kept despite the stray message' });
     expect(phone.service.getMessage(stray.local_id!)).toMatchObject({ content: 'into the void', pending: true });
     await phone.service.whenSynced();
 
-    expect(rollbacks).toEqual([expect.objectContaining({ status: 'rejected', table: 'messages', local_id: stray.local_id, reason: 'reference_not_found', row: null })]);
+    expect(rollbacks).toEqual([
+      expect.objectContaining({
+        status: 'rejected',
+        table: 'messages',
+        local_id: stray.local_id,
+        reason: 'reference_not_found',
+        row: null,
+      }),
+    ]);
     expect(phone.service.getMessage(stray.local_id!)).toBeNull();
     expect(phone.service.getMemory(kept.local_id!)).toMatchObject({ pending: false, version: 1 });
   });

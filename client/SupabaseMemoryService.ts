@@ -37,7 +37,8 @@ export interface EditOptions {
 }
 
 const newLocalId = () => crypto.randomUUID();
-const byTime = (field: string) => (a: Record<string, unknown>, b: Record<string, unknown>) => String(a[field]).localeCompare(String(b[field]));
+const byTime = (field: string) => (a: Record<string, unknown>, b: Record<string, unknown>) =>
+  String(a[field]).localeCompare(String(b[field]));
 
 export class SupabaseMemoryService {
   constructor(readonly client: SyncClient) {}
@@ -71,7 +72,12 @@ export class SupabaseMemoryService {
 
   createConversation(fields: { title?: string | null } = {}): Conversation {
     const localId = newLocalId();
-    this.client.write({ table: 'conversations', op: 'upsert', local_id: localId, fields: { title: fields.title ?? null } });
+    this.client.write({
+      table: 'conversations',
+      op: 'upsert',
+      local_id: localId,
+      fields: { title: fields.title ?? null },
+    });
     return this.required('conversations', localId);
   }
 
@@ -100,17 +106,30 @@ export class SupabaseMemoryService {
     const localId = newLocalId();
     const conversation = this.client.store.get('conversations', conversationLocalId);
     // A conversation known to the server only by id (created elsewhere without a local id) is named by id.
-    const reference = conversationLocalId.startsWith('#') && conversation?.id ? { conversation_id: conversation.id } : { conversation_local_id: conversationLocalId };
+    const reference =
+      conversationLocalId.startsWith('#') && conversation?.id
+        ? { conversation_id: conversation.id }
+        : { conversation_local_id: conversationLocalId };
     this.client.write({
       table: 'messages',
       op: 'upsert',
       local_id: localId,
-      fields: { ...reference, role: message.role, content: message.content, ...(message.metadata !== undefined ? { metadata: message.metadata } : {}), ...(message.timestamp ? { timestamp: message.timestamp } : {}) },
+      fields: {
+        ...reference,
+        role: message.role,
+        content: message.content,
+        ...(message.metadata !== undefined ? { metadata: message.metadata } : {}),
+        ...(message.timestamp ? { timestamp: message.timestamp } : {}),
+      },
     });
     return this.required('messages', localId);
   }
 
-  editMessage(localId: string, fields: { content?: string; metadata?: { [key: string]: Json | undefined } | null }, options: EditOptions = {}): Message {
+  editMessage(
+    localId: string,
+    fields: { content?: string; metadata?: { [key: string]: Json | undefined } | null },
+    options: EditOptions = {},
+  ): Message {
     this.client.write({ table: 'messages', op: 'upsert', local_id: localId, fields, ...options });
     return this.required('messages', localId);
   }
@@ -128,7 +147,11 @@ export class SupabaseMemoryService {
     const conversation = this.client.store.get('conversations', conversationLocalId);
     return this.client.store
       .list('messages')
-      .filter((message) => message.conversation_local_id === conversationLocalId || (conversation?.id != null && message.conversation_id === conversation.id))
+      .filter(
+        (message) =>
+          message.conversation_local_id === conversationLocalId ||
+          (conversation?.id != null && message.conversation_id === conversation.id),
+      )
       .sort(byTime('timestamp'));
   }
 
@@ -136,7 +159,11 @@ export class SupabaseMemoryService {
   markImportant(messageLocalId: string, memory: Omit<NewMemory, 'content'> & { content?: string } = {}): Memory {
     const message = this.client.store.get('messages', messageLocalId);
     if (!message) throw new Error(`no message ${messageLocalId}`);
-    return this.saveMemory({ context: `message ${messageLocalId}`, ...memory, content: (memory.content ?? message.content).slice(0, 10_000) });
+    return this.saveMemory({
+      context: `message ${messageLocalId}`,
+      ...memory,
+      content: (memory.content ?? message.content).slice(0, 10_000),
+    });
   }
 
   // Memories --------------------------------------------------------------------------------------

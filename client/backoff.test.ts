@@ -4,7 +4,9 @@ import { backoffDelay, defaultBackoff } from './backoff.ts';
 describe('backoffDelay', () => {
   it("doubles from the design document's 5 s, capped at the maximum", () => {
     const middle = () => 0.5; // no jitter either way
-    expect([1, 2, 3, 4, 5, 6, 7].map((attempt) => backoffDelay(attempt, defaultBackoff, middle))).toEqual([5000, 10_000, 20_000, 40_000, 60_000, 60_000, 60_000]);
+    expect([1, 2, 3, 4, 5, 6, 7].map((attempt) => backoffDelay(attempt, defaultBackoff, middle))).toEqual([
+      5000, 10_000, 20_000, 40_000, 60_000, 60_000, 60_000,
+    ]);
   });
 
   it('spreads each delay by the jitter, both ways', () => {

@@ -14,7 +14,11 @@ export interface BackoffOptions {
 export const defaultBackoff: BackoffOptions = { baseMs: 5000, maxMs: 60_000, jitter: 0.2 };
 
 /** The delay before retry number `attempt` (1 for the first retry). `random` is in [0, 1). */
-export function backoffDelay(attempt: number, options: BackoffOptions = defaultBackoff, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions = defaultBackoff,
+  random: () => number = Math.random,
+): number {
   const step = Math.min(options.maxMs, options.baseMs * 2 ** Math.max(0, attempt - 1));
   const spread = step * options.jitter;
   return Math.max(0, Math.round(step - spread + 2 * spread * random()));

@@ -10,7 +10,8 @@ export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) =>
   }
 
   emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
-    for (const listener of [...(this.listeners.get(event) ?? [])]) (listener as (...a: Parameters<Events[K]>) => void)(...args);
+    for (const listener of [...(this.listeners.get(event) ?? [])])
+      (listener as (...a: Parameters<Events[K]>) => void)(...args);
   }
 
   get size(): number {

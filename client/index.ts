@@ -9,7 +9,14 @@ export { fromBroadcast, fromPostgresChanges, fromPull } from './remote-changes.t
 export { type ClientStorage, MemoryStorage, type StoredState, type StorageWrite } from './storage.ts';
 export { LocalStore, type MergeOutcome, type Rollback } from './store.ts';
 export { type RealtimePath, userTopic } from './stream.ts';
-export { SupabaseMemoryService, type Conversation, type Memory, type Message, type NewMemory, type NewMessage } from './SupabaseMemoryService.ts';
+export {
+  SupabaseMemoryService,
+  type Conversation,
+  type Memory,
+  type Message,
+  type NewMemory,
+  type NewMessage,
+} from './SupabaseMemoryService.ts';
 export { SyncClient, type SyncClientEvents, type SyncClientOptions, type WriteInput } from './sync-client.ts';
 export { SyncCallError } from './transport.ts';
 export type { ConnectionState, LocalRow, OutboxItem, RemoteChange, SyncTable } from './types.ts';

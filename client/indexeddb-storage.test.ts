@@ -5,7 +5,16 @@ import type { OutboxItem, StoredEntry } from './types.ts';
 
 // change_ids sort in the reverse of queue order, so the storage must order by seq itself.
 const item = (seq: number): OutboxItem =>
-  ({ table: 'memories', op: 'upsert', local_id: `m-${seq}`, change_id: `${9 - seq}0000000-0000-4000-8000-000000000000`, client_updated_at: '2026-11-30T10:00:00Z', fields: { content: `c${seq}` }, seq, sent: seq === 1 }) as OutboxItem;
+  ({
+    table: 'memories',
+    op: 'upsert',
+    local_id: `m-${seq}`,
+    change_id: `${9 - seq}0000000-0000-4000-8000-000000000000`,
+    client_updated_at: '2026-11-30T10:00:00Z',
+    fields: { content: `c${seq}` },
+    seq,
+    sent: seq === 1,
+  }) as OutboxItem;
 const entry: StoredEntry = { table: 'memories', key: 'm-1', local_id: 'm-1', id: null, server: null, partial: false };
 
 describe('IndexedDbStorage', () => {

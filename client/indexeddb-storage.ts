@@ -74,7 +74,8 @@ export class IndexedDbStorage implements ClientStorage {
     this.db ??= new Promise((resolve, reject) => {
       const req = this.factory.open(this.name, 1);
       req.onupgradeneeded = () => {
-        for (const store of stores) if (!req.result.objectStoreNames.contains(store)) req.result.createObjectStore(store);
+        for (const store of stores)
+          if (!req.result.objectStoreNames.contains(store)) req.result.createObjectStore(store);
       };
       req.onsuccess = () => resolve(req.result);
       req.onerror = () => reject(req.error ?? new Error(`opening IndexedDB ${this.name} failed`));

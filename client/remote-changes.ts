@@ -13,10 +13,18 @@ import type { JsonRow, RemoteChange, SyncTable } from './types.ts';
 import { syncTableNames } from './types.ts';
 
 const isTable = (table: unknown): table is SyncTable => syncTableNames.includes(table as SyncTable);
-const isObject = (value: unknown): value is JsonRow => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is JsonRow =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function change(table: SyncTable, operation: string, record: unknown, old: unknown, commitTimestamp?: unknown): RemoteChange | undefined {
-  const op = operation === 'INSERT' || operation === 'UPDATE' ? 'upsert' : operation === 'DELETE' ? 'delete' : undefined;
+function change(
+  table: SyncTable,
+  operation: string,
+  record: unknown,
+  old: unknown,
+  commitTimestamp?: unknown,
+): RemoteChange | undefined {
+  const op =
+    operation === 'INSERT' || operation === 'UPDATE' ? 'upsert' : operation === 'DELETE' ? 'delete' : undefined;
   // An upsert carries the new row; a delete only the old one, which names the row and its version.
   const row = op === 'upsert' ? record : old;
   if (op === undefined || !isObject(row) || typeof row.id !== 'string') return undefined;
@@ -33,7 +41,14 @@ function change(table: SyncTable, operation: string, record: unknown, old: unkno
 }
 
 /** A `postgres_changes` callback's payload. */
-export function fromPostgresChanges(payload: { schema?: string; table?: string; eventType?: string; new?: unknown; old?: unknown; commit_timestamp?: string }): RemoteChange | undefined {
+export function fromPostgresChanges(payload: {
+  schema?: string;
+  table?: string;
+  eventType?: string;
+  new?: unknown;
+  old?: unknown;
+  commit_timestamp?: string;
+}): RemoteChange | undefined {
   if (payload.schema !== undefined && payload.schema !== 'public') return undefined;
   if (!isTable(payload.table) || typeof payload.eventType !== 'string') return undefined;
   return change(payload.table, payload.eventType, payload.new, payload.old, payload.commit_timestamp);
@@ -50,6 +65,21 @@ export function fromBroadcast(message: { event?: string; payload?: unknown }): R
 }
 
 /** A change pulled through sync. */
-export function fromPull(pulled: { table: SyncTable; op: 'upsert' | 'delete'; id: string; local_id: string | null; version: number; row: JsonRow | null }): RemoteChange {
-  return { table: pulled.table, op: pulled.op, id: pulled.id, local_id: pulled.local_id, version: pulled.version, row: pulled.op === 'delete' ? null : pulled.row, source: 'pull' };
+export function fromPull(pulled: {
+  table: SyncTable;
+  op: 'upsert' | 'delete';
+  id: string;
+  local_id: string | null;
+  version: number;
+  row: JsonRow | null;
+}): RemoteChange {
+  return {
+    table: pulled.table,
+    op: pulled.op,
+    id: pulled.id,
+    local_id: pulled.local_id,
+    version: pulled.version,
+    row: pulled.op === 'delete' ? null : pulled.row,
+    source: 'pull',
+  };
 }

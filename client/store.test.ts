@@ -12,15 +12,46 @@ const idA = '00000000-0000-4000-8000-00000000000a';
 const idB = '00000000-0000-4000-8000-00000000000b';
 
 function memory(version: number, content: string, id = idA, localId = 'mem-1'): RemoteChange {
-  return { table: 'memories', op: 'upsert', id, local_id: localId, version, row: { id, local_id: localId, user_id: 'u', content, version }, source: 'realtime' };
+  return {
+    table: 'memories',
+    op: 'upsert',
+    id,
+    local_id: localId,
+    version,
+    row: { id, local_id: localId, user_id: 'u', content, version },
+    source: 'realtime',
+  };
 }
-const removed = (id = idA, version: number | null = null): RemoteChange => ({ table: 'memories', op: 'delete', id, local_id: null, version, row: null, source: 'realtime' });
+const removed = (id = idA, version: number | null = null): RemoteChange => ({
+  table: 'memories',
+  op: 'delete',
+  id,
+  local_id: null,
+  version,
+  row: null,
+  source: 'realtime',
+});
 
 function edit(content: string, extra: Partial<SyncItem> = {}): SyncItem {
-  return { table: 'memories', op: 'upsert', local_id: 'mem-1', change_id: crypto.randomUUID(), client_updated_at: new Date().toISOString(), fields: { content }, ...extra } as SyncItem;
+  return {
+    table: 'memories',
+    op: 'upsert',
+    local_id: 'mem-1',
+    change_id: crypto.randomUUID(),
+    client_updated_at: new Date().toISOString(),
+    fields: { content },
+    ...extra,
+  } as SyncItem;
 }
 const result = (item: { change_id: string; local_id: string }, index: number, extra: Partial<PushResult>): PushResult =>
-  ({ index, table: 'memories', local_id: item.local_id, change_id: item.change_id, status: 'applied', ...extra }) as PushResult;
+  ({
+    index,
+    table: 'memories',
+    local_id: item.local_id,
+    change_id: item.change_id,
+    status: 'applied',
+    ...extra,
+  }) as PushResult;
 
 describe('merging changes by table, id and version', () => {
   it('a duplicate or an older version never overwrites a newer row', () => {
@@ -76,7 +107,9 @@ describe('reconciling push results', () => {
     expect(store.reconcile([item], [result(item, 0, { status: 'applied', id: idA, version: 1 })])).toEqual([]);
     expect(store.get('memories', 'mem-1')).toMatchObject({ id: idA, version: 1, content: 'hello', pending: false });
     expect(store.queued).toEqual([]);
-    expect(store.merge({ ...memory(1, 'hello'), row: { ...memory(1, 'hello').row, importance_score: 0.4 } })).toBe('applied');
+    expect(store.merge({ ...memory(1, 'hello'), row: { ...memory(1, 'hello').row, importance_score: 0.4 } })).toBe(
+      'applied',
+    );
     expect(store.get('memories', 'mem-1')?.importance_score).toBe(0.4);
     expect(store.merge(memory(1, 'hello'))).toBe('duplicate');
   });
@@ -85,13 +118,43 @@ describe('reconciling push results', () => {
     const store = new LocalStore(new MemoryStorage(), 'u');
     store.merge(memory(1, 'server'));
     const lost = store.enqueue(edit('lost', { mode: 'cas', base_version: 1 }));
-    const [conflict] = store.reconcile([lost], [result(lost, 0, { status: 'conflict', id: idA, version: 2, row: { id: idA, local_id: 'mem-1', content: 'won', version: 2 } })]);
+    const [conflict] = store.reconcile(
+      [lost],
+      [
+        result(lost, 0, {
+          status: 'conflict',
+          id: idA,
+          version: 2,
+          row: { id: idA, local_id: 'mem-1', content: 'won', version: 2 },
+        }),
+      ],
+    );
     expect(conflict).toMatchObject({ status: 'conflict', row: { content: 'won', version: 2, pending: false } });
 
-    const bad = store.enqueue({ table: 'messages', op: 'upsert', local_id: 'msg-1', change_id: crypto.randomUUID(), client_updated_at: new Date().toISOString(), fields: { conversation_local_id: 'nope', role: 'user', content: 'x' } } as SyncItem);
+    const bad = store.enqueue({
+      table: 'messages',
+      op: 'upsert',
+      local_id: 'msg-1',
+      change_id: crypto.randomUUID(),
+      client_updated_at: new Date().toISOString(),
+      fields: { conversation_local_id: 'nope', role: 'user', content: 'x' },
+    } as SyncItem);
     expect(store.get('messages', 'msg-1')).not.toBeNull();
-    const [rejected] = store.reconcile([bad], [{ ...result(bad, 0, { status: 'rejected', reason: 'reference_not_found', detail: 'no conversation' }), table: 'messages' }]);
-    expect(rejected).toMatchObject({ status: 'rejected', reason: 'reference_not_found', detail: 'no conversation', row: null });
+    const [rejected] = store.reconcile(
+      [bad],
+      [
+        {
+          ...result(bad, 0, { status: 'rejected', reason: 'reference_not_found', detail: 'no conversation' }),
+          table: 'messages',
+        },
+      ],
+    );
+    expect(rejected).toMatchObject({
+      status: 'rejected',
+      reason: 'reference_not_found',
+      detail: 'no conversation',
+      row: null,
+    });
     expect(store.get('messages', 'msg-1')).toBeNull();
   });
 

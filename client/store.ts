@@ -56,7 +56,13 @@ export class LocalStore {
   /** Duplicate or stale remote changes that were dropped (counted for the harness and tests). */
   dropped = 0;
 
-  private dirty: { entries: Set<string>; removed: Set<string>; outbox: Map<string, OutboxItem>; removedOutbox: Set<string>; cursor: boolean } = LocalStore.clean();
+  private dirty: {
+    entries: Set<string>;
+    removed: Set<string>;
+    outbox: Map<string, OutboxItem>;
+    removedOutbox: Set<string>;
+    cursor: boolean;
+  } = LocalStore.clean();
   private writing: Promise<void> = Promise.resolve();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -66,7 +72,13 @@ export class LocalStore {
   ) {}
 
   private static clean() {
-    return { entries: new Set<string>(), removed: new Set<string>(), outbox: new Map<string, OutboxItem>(), removedOutbox: new Set<string>(), cursor: false };
+    return {
+      entries: new Set<string>(),
+      removed: new Set<string>(),
+      outbox: new Map<string, OutboxItem>(),
+      removedOutbox: new Set<string>(),
+      cursor: false,
+    };
   }
 
   /** Reads what the storage holds (the outbox of a previous run included). */
@@ -135,7 +147,12 @@ export class LocalStore {
       row = { ...(row ?? this.newRow(table, key, item)), ...(item.fields ?? {}) };
     }
     if (!row) return null;
-    return { ...row, id: entry?.id ?? (row.id as string | null) ?? null, version: versionOf(row), pending: pending.length > 0 } as LocalRow;
+    return {
+      ...row,
+      id: entry?.id ?? (row.id as string | null) ?? null,
+      version: versionOf(row),
+      pending: pending.length > 0,
+    } as LocalRow;
   }
 
   /** What a row created on this device looks like before the server has answered. */
@@ -161,9 +178,20 @@ export class LocalStore {
    */
   enqueue(item: SyncItem): OutboxItem {
     const key = rowKey(item.table, item.local_id);
-    if (!this.entries.has(key)) this.putEntry({ table: item.table, key: item.local_id, local_id: item.local_id, id: null, server: null, partial: false }, false);
+    if (!this.entries.has(key))
+      this.putEntry(
+        { table: item.table, key: item.local_id, local_id: item.local_id, id: null, server: null, partial: false },
+        false,
+      );
     const last = this.pendingByRow.get(key)?.at(-1);
-    if (last && !last.sent && last.op === 'upsert' && item.op === 'upsert' && last.mode === item.mode && last.base_version === item.base_version) {
+    if (
+      last &&
+      !last.sent &&
+      last.op === 'upsert' &&
+      item.op === 'upsert' &&
+      last.mode === item.mode &&
+      last.base_version === item.base_version
+    ) {
       last.fields = { ...(last.fields ?? {}), ...(item.fields ?? {}) } as never;
       last.client_updated_at = item.client_updated_at;
       this.dirty.outbox.set(last.change_id, last);
@@ -230,7 +258,12 @@ export class LocalStore {
         } else if (result.status === 'applied' && typeof result.version === 'number') {
           const known = versionOf(entry.server);
           if (known === null || known < result.version) {
-            entry.server = { ...(entry.server ?? this.newRow(item.table, item.local_id, item)), ...(item.fields ?? {}), id: result.id ?? entry.id, version: result.version };
+            entry.server = {
+              ...(entry.server ?? this.newRow(item.table, item.local_id, item)),
+              ...(item.fields ?? {}),
+              id: result.id ?? entry.id,
+              version: result.version,
+            };
             entry.partial = true;
           }
         }
@@ -268,7 +301,15 @@ export class LocalStore {
   rejectAll(batch: OutboxItem[], reason: string, detail: string): Rollback[] {
     return this.reconcile(
       batch,
-      batch.map((item, index) => ({ index, table: item.table, local_id: item.local_id, change_id: item.change_id, status: 'rejected', reason, detail })),
+      batch.map((item, index) => ({
+        index,
+        table: item.table,
+        local_id: item.local_id,
+        change_id: item.change_id,
+        status: 'rejected',
+        reason,
+        detail,
+      })),
     );
   }
 
@@ -305,7 +346,11 @@ export class LocalStore {
       entry.id = null;
     }
     const known = versionOf(entry.server);
-    if (known !== null && change.version !== null && (change.version < known || (change.version === known && !entry.partial))) {
+    if (
+      known !== null &&
+      change.version !== null &&
+      (change.version < known || (change.version === known && !entry.partial))
+    ) {
       return this.drop(change.version === known ? 'duplicate' : 'stale');
     }
     this.attachId(entry, change.id);
@@ -386,11 +431,14 @@ export class LocalStore {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const dirty = this.dirty;
-    if (dirty.entries.size + dirty.removed.size + dirty.outbox.size + dirty.removedOutbox.size === 0 && !dirty.cursor) return;
+    if (dirty.entries.size + dirty.removed.size + dirty.outbox.size + dirty.removedOutbox.size === 0 && !dirty.cursor)
+      return;
     this.dirty = LocalStore.clean();
     // A snapshot now: the rows and items go on changing while the write waits its turn.
     const change: StorageWrite = structuredClone({
-      entries: [...dirty.entries].map((key) => this.entries.get(key)).filter((entry): entry is StoredEntry => entry !== undefined),
+      entries: [...dirty.entries]
+        .map((key) => this.entries.get(key))
+        .filter((entry): entry is StoredEntry => entry !== undefined),
       removeEntries: [...dirty.removed],
       outbox: [...dirty.outbox.values()],
       removeOutbox: [...dirty.removedOutbox],

@@ -58,8 +58,10 @@ export class RealtimeStream {
     } else {
       channel = this.supabase.channel(topic);
       for (const table of syncTableNames) {
-        channel = channel.on('postgres_changes', { event: '*', schema: 'public', table, filter: `user_id=eq.${this.userId}` }, (payload) =>
-          this.deliver(generation, fromPostgresChanges(payload as never)),
+        channel = channel.on(
+          'postgres_changes',
+          { event: '*', schema: 'public', table, filter: `user_id=eq.${this.userId}` },
+          (payload) => this.deliver(generation, fromPostgresChanges(payload as never)),
         );
       }
     }

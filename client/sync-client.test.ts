@@ -13,15 +13,29 @@ function fakeSupabase() {
     listener = undefined;
   });
   // The sync function, answering every pushed item `applied`.
-  const invoke = vi.fn(async (_name: string, { body }: { body: { push?: { table: string; local_id: string; change_id: string }[] } }) => ({
-    data: {
-      ...(body.push
-        ? { push: { results: body.push.map((item, index) => ({ index, table: item.table, local_id: item.local_id, change_id: item.change_id, status: 'applied', id: crypto.randomUUID(), version: 1 })) } }
-        : {}),
-      pull: { changes: [], cursor: 'v1.x', has_more: false },
-    },
-    error: null,
-  }));
+  const invoke = vi.fn(
+    async (_name: string, { body }: { body: { push?: { table: string; local_id: string; change_id: string }[] } }) => ({
+      data: {
+        ...(body.push
+          ? {
+              push: {
+                results: body.push.map((item, index) => ({
+                  index,
+                  table: item.table,
+                  local_id: item.local_id,
+                  change_id: item.change_id,
+                  status: 'applied',
+                  id: crypto.randomUUID(),
+                  version: 1,
+                })),
+              },
+            }
+          : {}),
+        pull: { changes: [], cursor: 'v1.x', has_more: false },
+      },
+      error: null,
+    }),
+  );
   const supabase = {
     functions: { invoke },
     auth: {
@@ -38,7 +52,8 @@ function fakeSupabase() {
   return {
     supabase,
     invoke,
-    fire: (event: string, token?: string, userId = 'u') => listener?.(event, token ? { access_token: token, user: { id: userId } } as never : null),
+    fire: (event: string, token?: string, userId = 'u') =>
+      listener?.(event, token ? ({ access_token: token, user: { id: userId } } as never) : null),
     unsubscribe,
     listening: () => listener !== undefined,
   };
@@ -47,7 +62,12 @@ function fakeSupabase() {
 describe('SyncClient and supabase-js auth events', () => {
   it('hands a refreshed token to the realtime socket, and stops listening on stop()', async () => {
     const fake = fakeSupabase();
-    const client = new SyncClient({ supabase: fake.supabase as unknown as SupabaseClient, userId: 'u', online: false, followNetwork: false });
+    const client = new SyncClient({
+      supabase: fake.supabase as unknown as SupabaseClient,
+      userId: 'u',
+      online: false,
+      followNetwork: false,
+    });
     await client.start();
     fake.fire('TOKEN_REFRESHED', 'token-2');
     fake.fire('INITIAL_SESSION', 'token-1');
@@ -60,7 +80,13 @@ describe('SyncClient and supabase-js auth events', () => {
 
   it('after sign-out, or when another user signs in, nothing is pushed; the outbox waits for its user', async () => {
     const fake = fakeSupabase();
-    const client = new SyncClient({ supabase: fake.supabase as unknown as SupabaseClient, userId: 'u', online: false, followNetwork: false, batchDelayMs: 0 });
+    const client = new SyncClient({
+      supabase: fake.supabase as unknown as SupabaseClient,
+      userId: 'u',
+      online: false,
+      followNetwork: false,
+      batchDelayMs: 0,
+    });
     await client.start();
     fake.fire('SIGNED_OUT');
     await client.setOnline(true);
@@ -81,9 +107,16 @@ describe('SyncClient and supabase-js auth events', () => {
 
   it('a write is refused before it is queued when sync would refuse its shape', async () => {
     const fake = fakeSupabase();
-    const client = new SyncClient({ supabase: fake.supabase as unknown as SupabaseClient, userId: 'u', online: false, followNetwork: false });
+    const client = new SyncClient({
+      supabase: fake.supabase as unknown as SupabaseClient,
+      userId: 'u',
+      online: false,
+      followNetwork: false,
+    });
     await client.start();
-    expect(() => client.write({ table: 'memories', op: 'upsert', local_id: 'm', fields: { importance_score: 2 } })).toThrow();
+    expect(() =>
+      client.write({ table: 'memories', op: 'upsert', local_id: 'm', fields: { importance_score: 2 } }),
+    ).toThrow();
     expect(client.store.queued).toEqual([]);
     await client.stop();
   });

@@ -72,7 +72,9 @@ export interface SyncClientEvents {
 }
 
 /** What the app gives for a write: the item without the bookkeeping the client adds. */
-export type WriteInput = Omit<SyncItem, 'change_id' | 'client_updated_at' | 'base_version'> & { base_version?: number | null };
+export type WriteInput = Omit<SyncItem, 'change_id' | 'client_updated_at' | 'base_version'> & {
+  base_version?: number | null;
+};
 
 /** Rough byte budget per push, well under sync's 4 MiB limit. */
 const maxBatchBytes = 3 * 1024 * 1024;
@@ -281,8 +283,16 @@ export class SyncClient {
   }
 
   private listenForNetwork(): void {
-    const target = globalThis as unknown as { addEventListener?: (name: string, fn: () => void) => void; removeEventListener?: (name: string, fn: () => void) => void };
-    if (this.options.followNetwork === false || typeof target.addEventListener !== 'function' || typeof target.removeEventListener !== 'function') return;
+    const target = globalThis as unknown as {
+      addEventListener?: (name: string, fn: () => void) => void;
+      removeEventListener?: (name: string, fn: () => void) => void;
+    };
+    if (
+      this.options.followNetwork === false ||
+      typeof target.addEventListener !== 'function' ||
+      typeof target.removeEventListener !== 'function'
+    )
+      return;
     const online = () => void this.setOnline(true);
     const offline = () => void this.setOnline(false);
     target.addEventListener('online', online);
@@ -351,7 +361,9 @@ export class SyncClient {
           this.stats.pushedItems += push.length;
           if (push.length > 0) this.stats.pushes++;
           if (answer.push) this.events.emit('pushed', batch, answer.push.results);
-          if (answer.push) for (const rollback of this.store.reconcile(batch, answer.push.results)) this.events.emit('rollback', rollback);
+          if (answer.push)
+            for (const rollback of this.store.reconcile(batch, answer.push.results))
+              this.events.emit('rollback', rollback);
           if (answer.pull) {
             for (const pulled of answer.pull.changes) {
               const change = fromPull(pulled);
@@ -375,7 +387,8 @@ export class SyncClient {
             continue;
           }
           if (error.kind === 'refuse' && batch.length > 0) {
-            for (const rollback of this.store.rejectAll(batch, error.code ?? 'refused', error.message)) this.events.emit('rollback', rollback);
+            for (const rollback of this.store.rejectAll(batch, error.code ?? 'refused', error.message))
+              this.events.emit('rollback', rollback);
             this.pullWanted = true;
             continue;
           }

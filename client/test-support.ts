@@ -24,7 +24,13 @@ export async function openDevice(
 ): Promise<TestDevice> {
   const { token, fetch: fetchImpl, ...clientOptions } = options;
   const raw = await realClient(token ?? user.token, fetchImpl ? { fetch: fetchImpl } : {});
-  const client = new SyncClient({ supabase: raw.supabase, userId: user.id, backoff: { baseMs: 100, maxMs: 2000, jitter: 0 }, followNetwork: false, ...clientOptions });
+  const client = new SyncClient({
+    supabase: raw.supabase,
+    userId: user.id,
+    backoff: { baseMs: 100, maxMs: 2000, jitter: 0 },
+    followNetwork: false,
+    ...clientOptions,
+  });
   const states: ConnectionState[] = [client.state.get()];
   client.state.subscribe((state) => states.push(state));
   return {

@@ -24,7 +24,11 @@ export class SyncCallError extends Error {
 
 const retryable = (status: number) => status >= 500 || status === 401 || status === 408 || status === 429;
 
-export async function callSync(supabase: SupabaseClient, request: SyncRequest, functionName = 'sync'): Promise<SyncResponse> {
+export async function callSync(
+  supabase: SupabaseClient,
+  request: SyncRequest,
+  functionName = 'sync',
+): Promise<SyncResponse> {
   let answer: Awaited<ReturnType<SupabaseClient['functions']['invoke']>>;
   try {
     answer = await supabase.functions.invoke(functionName, { body: request as Record<string, unknown> });
@@ -37,12 +41,23 @@ export async function callSync(supabase: SupabaseClient, request: SyncRequest, f
       const response = error.context as Response;
       const body = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
       const code = body.code ?? null;
-      throw new SyncCallError(`sync answered ${response.status} ${code ?? ''} ${body.message ?? ''}`.trim(), retryable(response.status) ? 'retry' : 'refuse', response.status, code);
+      throw new SyncCallError(
+        `sync answered ${response.status} ${code ?? ''} ${body.message ?? ''}`.trim(),
+        retryable(response.status) ? 'retry' : 'refuse',
+        response.status,
+        code,
+      );
     }
     // FunctionsFetchError, FunctionsRelayError: the request may or may not have arrived.
     throw new SyncCallError(`sync call failed: ${(error as Error).message}`, 'retry', null, null);
   }
   const parsed = syncResponse.safeParse(data);
-  if (!parsed.success) throw new SyncCallError(`sync answered an unexpected shape: ${parsed.error.message.slice(0, 300)}`, 'retry', 200, null);
+  if (!parsed.success)
+    throw new SyncCallError(
+      `sync answered an unexpected shape: ${parsed.error.message.slice(0, 300)}`,
+      'retry',
+      200,
+      null,
+    );
   return parsed.data;
 }

@@ -62,7 +62,11 @@ describe('useRealtimeSync: subscription logic', () => {
 
     await eventually(() => retries.filter((r) => r.what === 'connect').length >= 3, 'three refused joins', 15_000);
     const connectRetries = retries.filter((r) => r.what === 'connect');
-    expect(connectRetries.slice(0, 3).map((r) => [r.attempt, r.delayMs])).toEqual([[1, 1000], [2, 2000], [3, 4000]]);
+    expect(connectRetries.slice(0, 3).map((r) => [r.attempt, r.delayMs])).toEqual([
+      [1, 1000],
+      [2, 2000],
+      [3, 4000],
+    ]);
     expect(connectRetries[0]!.reason).toMatch(/expired/i);
     expect(phone.client.state.get()).toBe('reconnecting');
 
@@ -98,10 +102,17 @@ describe('useRealtimeSync: subscription logic', () => {
     await onLaptop.whenSynced();
 
     const mine = () => phone.client.store.list('memories').filter((row) => row.content.startsWith(run));
-    await eventually(() => mine().length === written.length && mine().every((row) => row.content === laptop.client.store.get('memories', row.local_id!)?.content), 'every row on the phone as on the laptop');
+    await eventually(
+      () =>
+        mine().length === written.length &&
+        mine().every((row) => row.content === laptop.client.store.get('memories', row.local_id!)?.content),
+      'every row on the phone as on the laptop',
+    );
     expect(new Set(mine().map((row) => row.local_id)).size).toBe(written.length);
     expect(phone.states.slice(-3)).toEqual(['connected', 'reconnecting', 'connected']);
-    const server = await sql<{ local_id: string; version: number }[]>`select local_id, version::int as version from public.memories where content like ${`${run} %`}`;
+    const server = await sql<
+      { local_id: string; version: number }[]
+    >`select local_id, version::int as version from public.memories where content like ${`${run} %`}`;
     expect(server).toHaveLength(written.length);
     for (const row of server) expect(phone.client.store.get('memories', row.local_id)?.version).toBe(row.version);
   });
@@ -121,14 +132,19 @@ describe('useRealtimeSync: subscription logic', () => {
       renderer = create(createElement(Screen, { client: phone.client }));
     });
     await eventually(() => seen.at(-1) === 'connected', 'the hook showing connected');
-    expect(phone.raw.supabase.realtime.getChannels().map((channel) => channel.topic)).toEqual([`realtime:virgil-sync-${ada.id}`]);
+    expect(phone.raw.supabase.realtime.getChannels().map((channel) => channel.topic)).toEqual([
+      `realtime:virgil-sync-${ada.id}`,
+    ]);
     expect(phone.client.state.listenerCount).toBeGreaterThan(baseline);
 
     // The store re-renders the component when a row arrives.
     const laptop = await device();
     await laptop.client.start();
     const note = new SupabaseMemoryService(laptop.client).saveMemory({ content: 'seen by the hook' });
-    await eventually(() => latest?.store.get('memories', note.local_id!)?.content === 'seen by the hook', 'the row through the hook');
+    await eventually(
+      () => latest?.store.get('memories', note.local_id!)?.content === 'seen by the hook',
+      'the row through the hook',
+    );
 
     await inAct(async () => renderer!.unmount());
     await eventually(() => phone.raw.supabase.realtime.getChannels().length === 0, 'no channel left');
@@ -146,7 +162,10 @@ describe('useRealtimeSync: subscription logic', () => {
     await eventually(() => phone.client.state.get() === 'connected' || refused.length > 0, 'a private join answered');
     expect(refused.map((retry) => retry.reason)).toEqual([]);
     const note = new SupabaseMemoryService(laptop.client).saveMemory({ content: 'over broadcast' });
-    await eventually(() => phone.client.store.get('memories', note.local_id!)?.content === 'over broadcast', 'the row over broadcast');
+    await eventually(
+      () => phone.client.store.get('memories', note.local_id!)?.content === 'over broadcast',
+      'the row over broadcast',
+    );
     new SupabaseMemoryService(laptop.client).deleteMemory(note.local_id!);
     await eventually(() => phone.client.store.get('memories', note.local_id!) === null, 'the delete over broadcast');
   });

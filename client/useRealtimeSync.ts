@@ -24,7 +24,11 @@ export interface RealtimeSync {
 
 export function useRealtimeSync(client: SyncClient): RealtimeSync {
   const state = useSyncExternalStore(client.state.subscribe, client.state.get, client.state.get);
-  const revision = useSyncExternalStore(client.store.revision.subscribe, client.store.revision.get, client.store.revision.get);
+  const revision = useSyncExternalStore(
+    client.store.revision.subscribe,
+    client.store.revision.get,
+    client.store.revision.get,
+  );
   useEffect(() => {
     // The client runs starts and stops in order, so a quick mount/unmount/mount is safe.
     client.start().catch((error: Error) => client.events.emit('error', error));

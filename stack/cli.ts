@@ -26,7 +26,8 @@ const log = (line: string) => console.error(`[stack] ${line}`);
 
 type StatusForm = 'table' | 'env' | 'json';
 
-const formOf = (flags: Set<string>): StatusForm => (flags.has('--json') ? 'json' : flags.has('--env') ? 'env' : 'table');
+const formOf = (flags: Set<string>): StatusForm =>
+  flags.has('--json') ? 'json' : flags.has('--env') ? 'env' : 'table';
 
 const exitText = (service: ServiceStatus) =>
   service.lastExit ? `${service.lastExit.signal ?? `code ${service.lastExit.code}`} at ${service.lastExit.at}` : '';
@@ -48,22 +49,35 @@ function serviceVariables(services: ServiceStatus[]): Record<string, string> {
 async function printStatus(config: StackConfig, form: StatusForm): Promise<boolean> {
   const status = await stackStatus(config);
   const variables = stackVariables(config);
-  const up = status.database === 'running' && status.services.length > 0 && status.services.every((service) => service.state === 'running');
+  const up =
+    status.database === 'running' &&
+    status.services.length > 0 &&
+    status.services.every((service) => service.state === 'running');
   if (form === 'json') {
     console.log(JSON.stringify({ database: status.database, services: status.services, variables }, null, 2));
     return up;
   }
   if (form === 'env') {
-    for (const [key, value] of Object.entries({ ...variables, ...serviceVariables(status.services) })) console.log(`${key}=${JSON.stringify(value)}`);
+    for (const [key, value] of Object.entries({ ...variables, ...serviceVariables(status.services) }))
+      console.log(`${key}=${JSON.stringify(value)}`);
     return up;
   }
   console.log(`database: ${status.database}`);
   if (status.services.length === 0) console.log('services: stopped');
   else {
-    const rows = [['service', 'state', 'pid', 'restarts', 'last exit'], ...status.services.map((service) =>
-      [service.name, service.state, service.pid === undefined ? '-' : String(service.pid), String(service.restarts), exitText(service) || '-'])];
+    const rows = [
+      ['service', 'state', 'pid', 'restarts', 'last exit'],
+      ...status.services.map((service) => [
+        service.name,
+        service.state,
+        service.pid === undefined ? '-' : String(service.pid),
+        String(service.restarts),
+        exitText(service) || '-',
+      ]),
+    ];
     const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-    for (const row of rows) console.log(`  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')}`.trimEnd());
+    for (const row of rows)
+      console.log(`  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')}`.trimEnd());
   }
   const width = Math.max(...Object.keys(variables).map((key) => key.length));
   for (const [key, value] of Object.entries(variables)) console.log(`${key.padStart(width)}: ${value}`);
@@ -71,9 +85,13 @@ async function printStatus(config: StackConfig, form: StatusForm): Promise<boole
   return up;
 }
 
-const commands: Record<string, { about: string; flags?: string[]; run: (config: StackConfig, flags: Set<string>) => Promise<number> }> = {
+const commands: Record<
+  string,
+  { about: string; flags?: string[]; run: (config: StackConfig, flags: Set<string>) => Promise<number> }
+> = {
   setup: {
-    about: 'the whole local stack, as `supabase start` leaves it: database migrated and seeded, gateway with functions and realtime',
+    about:
+      'the whole local stack, as `supabase start` leaves it: database migrated and seeded, gateway with functions and realtime',
     flags: ['--env', '--json'],
     run: async (config, flags) => {
       await setupStack(config, log);
@@ -93,12 +111,15 @@ const commands: Record<string, { about: string; flags?: string[]; run: (config: 
     about: 'stop every API service and the database (data is kept); no process is left behind',
     run: async (config) => {
       const stopped = await stopStack(config);
-      console.log(`services ${stopped.services ? 'stopped' : 'were not running'}, database ${stopped.database ? 'stopped' : 'was not running'}`);
+      console.log(
+        `services ${stopped.services ? 'stopped' : 'were not running'}, database ${stopped.database ? 'stopped' : 'was not running'}`,
+      );
       return 0;
     },
   },
   'stack:status': {
-    about: 'print each service (state, pid, restarts, last exit), URLs and keys like `supabase status` (--env: KEY=value lines, --json)',
+    about:
+      'print each service (state, pid, restarts, last exit), URLs and keys like `supabase status` (--env: KEY=value lines, --json)',
     flags: ['--env', '--json'],
     run: async (config, flags) => ((await printStatus(config, formOf(flags))) ? 0 : 1),
   },
@@ -164,7 +185,9 @@ async function main(argv: string[]): Promise<number> {
   const command = name ? commands[name] : undefined;
   const unknownFlag = rest.find((flag) => !(command?.flags ?? []).includes(flag));
   if (!command || unknownFlag) {
-    const list = Object.entries(commands).map(([key, { about, flags }]) => `  ${`${key} ${(flags ?? []).join(' ')}`.padEnd(20)} ${about}`);
+    const list = Object.entries(commands).map(
+      ([key, { about, flags }]) => `  ${`${key} ${(flags ?? []).join(' ')}`.padEnd(20)} ${about}`,
+    );
     const problem = unknownFlag ? `unknown option ${unknownFlag}\n` : '';
     throw usage(`${problem}usage: tsx stack/cli.ts <command> [options]\n${list.join('\n')}`);
   }

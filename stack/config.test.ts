@@ -20,7 +20,13 @@ describe('loadConfig', () => {
     expect(config.db.port).toBe(54322);
     expect(config.stackDir).toBe(join(projectRoot, '.stack'));
     expect(config.realtime).toMatchObject({
-      privateOnly: false, poolMax: 8, checkLanes: 4, errorBackoffMs: 1000, slot: 'virgil_realtime', broadcastSlot: 'virgil_realtime_messages', debug: false,
+      privateOnly: false,
+      poolMax: 8,
+      checkLanes: 4,
+      errorBackoffMs: 1000,
+      slot: 'virgil_realtime',
+      broadcastSlot: 'virgil_realtime_messages',
+      debug: false,
     });
   });
 
@@ -28,7 +34,10 @@ describe('loadConfig', () => {
     const file = toml('[api]\nport = 40001\n[db]\nport = 40002\n[realtime]\nprivate_only = true\n');
     const fromToml = loadConfig({}, file);
     expect([fromToml.api.port, fromToml.db.port, fromToml.realtime.privateOnly]).toEqual([40001, 40002, true]);
-    const fromEnv = loadConfig({ VIRGIL_API_PORT: '40011', VIRGIL_DB_PORT: '40012', VIRGIL_REALTIME_PRIVATE_ONLY: '0' }, file);
+    const fromEnv = loadConfig(
+      { VIRGIL_API_PORT: '40011', VIRGIL_DB_PORT: '40012', VIRGIL_REALTIME_PRIVATE_ONLY: '0' },
+      file,
+    );
     expect([fromEnv.api.port, fromEnv.db.port, fromEnv.realtime.privateOnly]).toEqual([40011, 40012, false]);
     expect(fromEnv.api.url).toBe('http://127.0.0.1:40011');
     // An empty variable is unset.
@@ -37,7 +46,12 @@ describe('loadConfig', () => {
 
   it('reads the Data API settings from [api], and leaves the service off when [api] enabled = false', () => {
     const defaults = loadConfig({}, toml(''));
-    expect(defaults.rest).toEqual({ enabled: true, schemas: ['public', 'graphql_public'], extraSearchPath: ['public', 'extensions'], maxRows: 1000 });
+    expect(defaults.rest).toEqual({
+      enabled: true,
+      schemas: ['public', 'graphql_public'],
+      extraSearchPath: ['public', 'extensions'],
+      maxRows: 1000,
+    });
     expect(defaults.disabledServices).toEqual([]);
     const off = loadConfig({}, toml('[api]\nenabled = false\nschemas = ["public"]\nmax_rows = 50\n'));
     expect(off.rest).toMatchObject({ enabled: false, schemas: ['public'], maxRows: 50 });
@@ -46,11 +60,26 @@ describe('loadConfig', () => {
   });
 
   it('reads every realtime setting from its variable', () => {
-    const config = loadConfig({
-      VIRGIL_REALTIME_POOL_MAX: '3', VIRGIL_REALTIME_CHECK_LANES: '2', VIRGIL_REALTIME_ERROR_BACKOFF_MS: '0',
-      VIRGIL_REALTIME_SLOT: 'a_slot', VIRGIL_REALTIME_BROADCAST_SLOT: 'b_slot', VIRGIL_REALTIME_DEBUG: '1',
-    }, toml(''));
-    expect(config.realtime).toMatchObject({ privateOnly: false, poolMax: 3, checkLanes: 2, errorBackoffMs: 0, slot: 'a_slot', broadcastSlot: 'b_slot', debug: true });
+    const config = loadConfig(
+      {
+        VIRGIL_REALTIME_POOL_MAX: '3',
+        VIRGIL_REALTIME_CHECK_LANES: '2',
+        VIRGIL_REALTIME_ERROR_BACKOFF_MS: '0',
+        VIRGIL_REALTIME_SLOT: 'a_slot',
+        VIRGIL_REALTIME_BROADCAST_SLOT: 'b_slot',
+        VIRGIL_REALTIME_DEBUG: '1',
+      },
+      toml(''),
+    );
+    expect(config.realtime).toMatchObject({
+      privateOnly: false,
+      poolMax: 3,
+      checkLanes: 2,
+      errorBackoffMs: 0,
+      slot: 'a_slot',
+      broadcastSlot: 'b_slot',
+      debug: true,
+    });
   });
 
   it('refuses a value out of range with CONFIG_INVALID naming the setting', () => {

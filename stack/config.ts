@@ -137,13 +137,16 @@ interface Setting<T> {
   parse(raw: unknown, where: string): T;
 }
 
-const integer = (min: number, max: number) => (raw: unknown, where: string): number => {
-  const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw configInvalid(`${where} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-};
+const integer =
+  (min: number, max: number) =>
+  (raw: unknown, where: string): number => {
+    const value =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw configInvalid(`${where} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
 
 const port = integer(1, 65535);
 
@@ -156,12 +159,18 @@ function boolean(raw: unknown, where: string): boolean {
 
 function name(raw: unknown, where: string): string {
   if (typeof raw === 'string' && /^[a-z_][a-z0-9_]{0,62}$/.test(raw)) return raw;
-  throw configInvalid(`${where} must be a lower-case SQL identifier (a replication slot name), got ${JSON.stringify(raw)}`);
+  throw configInvalid(
+    `${where} must be a lower-case SQL identifier (a replication slot name), got ${JSON.stringify(raw)}`,
+  );
 }
 
 function identifiers(raw: unknown, where: string): string[] {
   const list = typeof raw === 'string' ? raw.split(',').map((item) => item.trim()) : raw;
-  if (Array.isArray(list) && list.every((item) => typeof item === 'string' && /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(item))) return list as string[];
+  if (
+    Array.isArray(list) &&
+    list.every((item) => typeof item === 'string' && /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(item))
+  )
+    return list as string[];
   throw configInvalid(`${where} must be a list of schema names, got ${JSON.stringify(raw)}`);
 }
 
@@ -177,7 +186,12 @@ export const settings = {
   apiPort: { env: 'VIRGIL_API_PORT', toml: ['api', 'port'], fallback: 54321, parse: port },
   majorVersion: { toml: ['db', 'major_version'], fallback: 15, parse: integer(15, 17) },
   pgBinDir: { env: 'VIRGIL_PG_BINDIR', fallback: '', parse: text },
-  realtimePrivateOnly: { env: 'VIRGIL_REALTIME_PRIVATE_ONLY', toml: ['realtime', 'private_only'], fallback: false, parse: boolean },
+  realtimePrivateOnly: {
+    env: 'VIRGIL_REALTIME_PRIVATE_ONLY',
+    toml: ['realtime', 'private_only'],
+    fallback: false,
+    parse: boolean,
+  },
   realtimePoolMax: { env: 'VIRGIL_REALTIME_POOL_MAX', fallback: 8, parse: integer(1, 1000) },
   realtimeCheckLanes: { env: 'VIRGIL_REALTIME_CHECK_LANES', fallback: 4, parse: integer(1, 64) },
   realtimeErrorBackoffMs: { env: 'VIRGIL_REALTIME_ERROR_BACKOFF_MS', fallback: 1000, parse: integer(0, 60_000) },
@@ -203,7 +217,10 @@ function resolveSetting<T>(setting: Setting<T>, toml: Toml, env: NodeJS.ProcessE
 }
 
 /** The configuration; `configToml` is for tests that need a project file of their own. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, configToml = join(projectRoot, 'supabase', 'config.toml')): StackConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  configToml = join(projectRoot, 'supabase', 'config.toml'),
+): StackConfig {
   const toml = readToml(configToml);
   const get = <T>(setting: Setting<T>) => resolveSetting(setting, toml, env);
   const projectId = typeof toml.project_id === 'string' ? toml.project_id : 'virgil';

@@ -83,7 +83,8 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-const tail = (file: string, lines = 20) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '');
+const tail = (file: string, lines = 20) =>
+  existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '';
 
 /** Waits until /health says every service runs; fails with the log of a service that failed. */
 async function waitForServices(config: StackConfig, exited: () => boolean, timeoutMs: number): Promise<void> {
@@ -99,15 +100,23 @@ async function waitForServices(config: StackConfig, exited: () => boolean, timeo
     const failed = readState(config)?.services.find((service) => service.state === 'failed');
     if (failed) {
       const file = serviceLog(config, failed.name);
-      throw new StackError('CLUSTER_START_FAILED', `the ${failed.name} service did not start. Last lines of ${file}:\n${tail(file)}`);
+      throw new StackError(
+        'CLUSTER_START_FAILED',
+        `the ${failed.name} service did not start. Last lines of ${file}:\n${tail(file)}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const waiting = (readState(config)?.services ?? []).filter((service) => service.state !== 'running');
-  const logs = waiting.map((service) => `--- ${serviceLog(config, service.name)}:\n${tail(serviceLog(config, service.name))}`).join('\n');
+  const logs = waiting
+    .map((service) => `--- ${serviceLog(config, service.name)}:\n${tail(serviceLog(config, service.name))}`)
+    .join('\n');
   const states = waiting.map((service) => `${service.name}: ${service.state}`).join(', ') || 'the supervisor exited';
   const supervisorTail = `Last lines of ${supervisorLog(config)}:\n${tail(supervisorLog(config))}`;
-  throw new StackError('CLUSTER_START_FAILED', `the API services did not become ready (${states}). ${supervisorTail}\n${logs}`);
+  throw new StackError(
+    'CLUSTER_START_FAILED',
+    `the API services did not become ready (${states}). ${supervisorTail}\n${logs}`,
+  );
 }
 
 export async function startStack(config: StackConfig, log: Log): Promise<{ alreadyRunning: boolean }> {
@@ -129,7 +138,10 @@ export interface StartServicesOptions {
  * Starts the supervisor in the background (it starts the gateway and every service) and waits until
  * /health answers 200: every service ready. On failure everything started is stopped again.
  */
-export async function startServices(config: StackConfig, options: StartServicesOptions = {}): Promise<{ alreadyRunning: boolean }> {
+export async function startServices(
+  config: StackConfig,
+  options: StartServicesOptions = {},
+): Promise<{ alreadyRunning: boolean }> {
   if (supervisorState(config) !== undefined) return { alreadyRunning: true };
   if (!(await portFree(config.api.port))) throw portInUse(config.api.port, 'the API gateway');
   mkdirSync(logsDir(config.stackDir), { recursive: true });
@@ -160,7 +172,9 @@ export async function startServices(config: StackConfig, options: StartServicesO
 async function hasMigrations(config: StackConfig): Promise<boolean> {
   const sql = connectAs(config, 'postgres');
   try {
-    const [row] = await sql<{ found: boolean }[]>`select to_regclass('supabase_migrations.schema_migrations') is not null as found`;
+    const [row] = await sql<
+      { found: boolean }[]
+    >`select to_regclass('supabase_migrations.schema_migrations') is not null as found`;
     return row?.found ?? false;
   } finally {
     await sql.end({ timeout: 5 });
@@ -170,7 +184,11 @@ async function hasMigrations(config: StackConfig): Promise<boolean> {
 async function timed<T>(log: Log, step: string, work: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   const result = await work();
-  log(`${step.padEnd(58)} ${Math.round(performance.now() - t0).toString().padStart(6)} ms`);
+  log(
+    `${step.padEnd(58)} ${Math.round(performance.now() - t0)
+      .toString()
+      .padStart(6)} ms`,
+  );
   return result;
 }
 
@@ -183,13 +201,21 @@ export async function setupStack(config: StackConfig, log: Log): Promise<{ alrea
   const t0 = performance.now();
   const plan = supervisorPlan(config);
   plan.catch(() => undefined);
-  const before = await timed(log, 'database (PostgreSQL 15, platform bootstrap on first use)', () => startDatabase(config, () => {}));
+  const before = await timed(log, 'database (PostgreSQL 15, platform bootstrap on first use)', () =>
+    startDatabase(config, () => {}),
+  );
   const migrate = (await hasMigrations(config))
     ? Promise.resolve(log('migrations and seed: already applied (npm run db:reset re-applies them)'))
     : timed(log, 'migrations and seed (supabase db reset, CLI 3.1.0)', () => resetDatabase(config, { quiet: true }));
-  const services = timed(log, 'API services (gateway, realtime, functions, …) answering', () => startServices(config, { plan }));
+  const services = timed(log, 'API services (gateway, realtime, functions, …) answering', () =>
+    startServices(config, { plan }),
+  );
   const [, started] = await Promise.all([migrate, services]);
-  log(`${'ready'.padEnd(58)} ${Math.round(performance.now() - t0).toString().padStart(6)} ms`);
+  log(
+    `${'ready'.padEnd(58)} ${Math.round(performance.now() - t0)
+      .toString()
+      .padStart(6)} ms`,
+  );
   return { alreadyRunning: before.running && started.alreadyRunning };
 }
 

@@ -11,7 +11,11 @@ export interface RequestClaims {
   [claim: string]: unknown;
 }
 
-export async function asRequest<T>(sql: Sql, claims: RequestClaims, work: (tx: TransactionSql) => Promise<T>): Promise<T> {
+export async function asRequest<T>(
+  sql: Sql,
+  claims: RequestClaims,
+  work: (tx: TransactionSql) => Promise<T>,
+): Promise<T> {
   return (await sql.begin(async (tx) => {
     await tx`select set_config('role', ${claims.role}, true), set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
     return work(tx);

@@ -12,7 +12,10 @@ export const syncTopic = (user: LocalUser) => `virgil-sync-${user.id}`;
 /** Subscribes and resolves with the join error's reason (rejects if the join succeeds). */
 export function joinError(channel: RealtimeChannel, deadlineMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${channel.topic}: no join error within ${deadlineMs} ms`)), deadlineMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${channel.topic}: no join error within ${deadlineMs} ms`)),
+      deadlineMs,
+    );
     channel.subscribe((status, error) => {
       if (status === 'SUBSCRIBED') {
         clearTimeout(timer);
@@ -49,13 +52,24 @@ export interface Received {
  * Joins over a raw socket (vsn 2.0.0) and resolves with the `phx_reply` payload: for what the real
  * client refuses to send itself (e.g. replay on a public channel).
  */
-export async function rawJoin(topic: string, payload: Record<string, unknown>): Promise<{ status: string; response: { reason?: string } }> {
-  const ws = new WebSocket(`${env.apiUrl().replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${env.anonKey()}&vsn=2.0.0`);
+export async function rawJoin(
+  topic: string,
+  payload: Record<string, unknown>,
+): Promise<{ status: string; response: { reason?: string } }> {
+  const ws = new WebSocket(
+    `${env.apiUrl().replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${env.anonKey()}&vsn=2.0.0`,
+  );
   try {
     await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
     const reply = new Promise<{ status: string; response: { reason?: string } }>((resolve) =>
       ws.on('message', (data) => {
-        const [, ref, , event, body] = JSON.parse(data.toString()) as [string, string, string, string, { status: string; response: { reason?: string } }];
+        const [, ref, , event, body] = JSON.parse(data.toString()) as [
+          string,
+          string,
+          string,
+          string,
+          { status: string; response: { reason?: string } },
+        ];
         if (event === 'phx_reply' && ref === '1') resolve(body);
       }),
     );

@@ -23,7 +23,9 @@ export class RawSocket {
     ws.on('message', (data, isBinary) => {
       if (isBinary) return this.binary.push(data as Buffer);
       const parsed = JSON.parse(data.toString());
-      this.frames.push(Array.isArray(parsed) ? (parsed as ArrayFrame) : [null, parsed.ref, parsed.topic, parsed.event, parsed.payload]);
+      this.frames.push(
+        Array.isArray(parsed) ? (parsed as ArrayFrame) : [null, parsed.ref, parsed.topic, parsed.event, parsed.payload],
+      );
     });
     this.closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
   }
@@ -49,7 +51,12 @@ export class RawSocket {
     return this.frames.waitFor((f) => f[3] === 'phx_reply' && f[1] === ref, deadlineMs, `the reply to ${ref}`);
   }
 
-  async join(topic: string, ref: string, config: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<ArrayFrame> {
+  async join(
+    topic: string,
+    ref: string,
+    config: Record<string, unknown> = {},
+    extra: Record<string, unknown> = {},
+  ): Promise<ArrayFrame> {
     this.send([ref, ref, `realtime:${topic}`, 'phx_join', { config, ...extra }]);
     return this.reply(ref);
   }
@@ -68,5 +75,9 @@ export class RawSocket {
 /** A kind-3 frame, exactly as realtime-js 2.119.0 sends `channel.send({type:'broadcast', …})`. */
 export function kind3(joinRef: string, ref: string, topic: string, event: string, payload: unknown): Buffer {
   const parts = [joinRef, ref, topic, event, ''].map((text) => Buffer.from(text, 'utf8'));
-  return Buffer.concat([Buffer.from([3, ...parts.map((part) => part.length), 1]), ...parts, Buffer.from(JSON.stringify(payload))]);
+  return Buffer.concat([
+    Buffer.from([3, ...parts.map((part) => part.length), 1]),
+    ...parts,
+    Buffer.from(JSON.stringify(payload)),
+  ]);
 }

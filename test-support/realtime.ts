@@ -10,7 +10,8 @@ import { createLocalUser, deleteLocalUsers, type LocalUser } from './users.ts';
 
 function required(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the realtime tests through \`npm test\`, or export the stack variables`);
+  if (!value)
+    throw new Error(`${name} is not set: run the realtime tests through \`npm test\`, or export the stack variables`);
   return value;
 }
 
@@ -31,7 +32,11 @@ export async function newUser(sql: Sql, label: string, tokenOptions: { expiresIn
   return createLocalUser(sql, `${label}-${crypto.randomUUID().slice(0, 8)}@realtime.test`, tokenOptions);
 }
 
-export const removeUsers = (sql: Sql, users: LocalUser[]) => deleteLocalUsers(sql, users.map((user) => user.id));
+export const removeUsers = (sql: Sql, users: LocalUser[]) =>
+  deleteLocalUsers(
+    sql,
+    users.map((user) => user.id),
+  );
 
 export interface TestClient {
   supabase: SupabaseClient;
@@ -95,7 +100,10 @@ export interface Status {
 /** Subscribes and resolves on SUBSCRIBED; rejects on the first error status or at the deadline. */
 export function subscribed(channel: RealtimeChannel, deadlineMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${channel.topic} not SUBSCRIBED within ${deadlineMs} ms`)), deadlineMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${channel.topic} not SUBSCRIBED within ${deadlineMs} ms`)),
+      deadlineMs,
+    );
     channel.subscribe((status, error) => {
       if (status === 'SUBSCRIBED') {
         clearTimeout(timer);
@@ -156,6 +164,10 @@ export function asUser<T>(sql: Sql, user: LocalUser, work: (tx: postgres.Transac
  * "nothing else arrived" can be asserted without sleeping.
  */
 export async function insertConversation(sql: Sql, user: LocalUser, title: string): Promise<string> {
-  const [row] = await asUser(sql, user, (tx) => tx<{ id: string }[]>`insert into public.conversations (title) values (${title}) returning id`);
+  const [row] = await asUser(
+    sql,
+    user,
+    (tx) => tx<{ id: string }[]>`insert into public.conversations (title) values (${title}) returning id`,
+  );
   return row!.id;
 }

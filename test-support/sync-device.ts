@@ -49,17 +49,28 @@ export async function pushUntilAnswered(items: SyncItem[], options: PushOptions)
       });
       const text = await response.text();
       if (response.status === 200) {
-        return { results: (JSON.parse(text) as { push: { results: PushResult[] } }).push.results, attempts: attempt, failures };
+        return {
+          results: (JSON.parse(text) as { push: { results: PushResult[] } }).push.results,
+          attempts: attempt,
+          failures,
+        };
       }
-      failures.push({ status: response.status, retryAfter: response.headers.get('retry-after'), body: text.slice(0, 300) });
+      failures.push({
+        status: response.status,
+        retryAfter: response.headers.get('retry-after'),
+        body: text.slice(0, 300),
+      });
       if (response.status < 500) throw new Error(`sync refused a good batch: ${response.status} ${text.slice(0, 300)}`);
-      await sleep(Math.min(Number(response.headers.get('retry-after') ?? '0.2') * 1000, 1000) * (0.5 + Math.random() / 2));
+      await sleep(
+        Math.min(Number(response.headers.get('retry-after') ?? '0.2') * 1000, 1000) * (0.5 + Math.random() / 2),
+      );
     } catch (error) {
       if ((error as Error).message.startsWith('sync refused')) throw error;
       failures.push({ status: 0, retryAfter: null, body: String((error as Error).message) });
       await sleep(100 + Math.random() * 200);
     }
-    if (Date.now() > deadline) throw new Error(`no answer within the deadline after ${attempt} attempts: ${JSON.stringify(failures.slice(-3))}`);
+    if (Date.now() > deadline)
+      throw new Error(`no answer within the deadline after ${attempt} attempts: ${JSON.stringify(failures.slice(-3))}`);
   }
 }
 
@@ -71,7 +82,11 @@ function sendAndHangUp(url: string, token: string, body: string): Promise<void> 
   return new Promise((resolve) => {
     const req = request(url, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      },
     });
     req.on('response', (response) => response.resume());
     req.on('error', () => undefined);

@@ -62,7 +62,11 @@ export async function restartPostgres(dbUrl: string): Promise<void> {
   } finally {
     await sql.end({ timeout: 1 });
   }
-  await run(join(binDir, 'pg_ctl'), ['restart', '-D', dataDir, '-m', 'fast', '-w', '-t', '60', '-s', '-l', join(dirname(dataDir), 'postgres.log')], {
-    asUser: 'postgres',
-  });
+  await run(
+    join(binDir, 'pg_ctl'),
+    ['restart', '-D', dataDir, '-m', 'fast', '-w', '-t', '60', '-s', '-l', join(dirname(dataDir), 'postgres.log')],
+    {
+      asUser: 'postgres',
+    },
+  );
 }

@@ -12,7 +12,11 @@ export interface LocalUser {
 }
 
 /** Creates a user (connection must be postgres or another role that may write auth.users). */
-export async function createLocalUser(sql: Sql, email: string, tokenOptions: { expiresIn?: number } = {}): Promise<LocalUser> {
+export async function createLocalUser(
+  sql: Sql,
+  email: string,
+  tokenOptions: { expiresIn?: number } = {},
+): Promise<LocalUser> {
   const id = crypto.randomUUID();
   await sql`
     insert into auth.users (instance_id, id, aud, role, email, raw_app_meta_data, raw_user_meta_data,

@@ -16,7 +16,16 @@ import { injectFault } from './faults.ts';
 import type { FaultKind, HarnessOptions } from './options.ts';
 import { type PhaseRow, summarize } from './stats.ts';
 import { SqlWriter, SyncClient, type Write } from './writers.ts';
-import { committedRate, drain, orderViolations, paced, settleAmbiguous, tally, untilDue, untilResubscribed } from './phase.ts';
+import {
+  committedRate,
+  drain,
+  orderViolations,
+  paced,
+  settleAmbiguous,
+  tally,
+  untilDue,
+  untilResubscribed,
+} from './phase.ts';
 
 interface Run {
   id: string;
@@ -34,7 +43,11 @@ interface Run {
 }
 
 interface ChangeMessage {
-  payload: { table?: string; record?: { content?: string; user_id?: string } | null; old_record?: { user_id?: string } | null };
+  payload: {
+    table?: string;
+    record?: { content?: string; user_id?: string } | null;
+    old_record?: { user_id?: string } | null;
+  };
 }
 
 const seqOf = (run: string, content: unknown) =>
@@ -47,11 +60,21 @@ function newWrite(run: Run): Write {
   return write;
 }
 
-function listen(device: Device, topic: string, onMessage: (message: ChangeMessage) => void, onStatus: (status: string) => void): Promise<RealtimeChannel> {
-  const channel = device.supabase.channel(topic, { config: { private: true } }).on('broadcast', { event: '*' }, onMessage);
+function listen(
+  device: Device,
+  topic: string,
+  onMessage: (message: ChangeMessage) => void,
+  onStatus: (status: string) => void,
+): Promise<RealtimeChannel> {
+  const channel = device.supabase
+    .channel(topic, { config: { private: true } })
+    .on('broadcast', { event: '*' }, onMessage);
   return new Promise((resolve, reject) => {
     let settled = false;
-    const timer = setTimeout(() => !settled && reject(new Error(`${device.name}: ${topic} not joined within 15 s`)), 15_000);
+    const timer = setTimeout(
+      () => !settled && reject(new Error(`${device.name}: ${topic} not joined within 15 s`)),
+      15_000,
+    );
     channel.subscribe((status, error) => {
       onStatus(status);
       if (settled) return;
@@ -95,7 +118,10 @@ async function ratePhase(run: Run, rate: number): Promise<PhaseRow> {
     return run.writer.write(write, run.id);
   });
   await drain(run, seqs, 5000);
-  return row(run, `broadcast: rate ${rate}/s (SQL inserts, private topic)`, seqs, leaks, { targetRate: rate, achievedRate: committedRate(run, seqs, elapsed) });
+  return row(run, `broadcast: rate ${rate}/s (SQL inserts, private topic)`, seqs, leaks, {
+    targetRate: rate,
+    achievedRate: committedRate(run, seqs, elapsed),
+  });
 }
 
 async function faultPhase(run: Run, kind: FaultKind, admin: postgres.Sql): Promise<PhaseRow> {
@@ -108,7 +134,10 @@ async function faultPhase(run: Run, kind: FaultKind, admin: postgres.Sql): Promi
   const start = performance.now();
   for (let i = 0; i < 300; i++) {
     await untilDue(start, i, 20);
-    if (i === 100) fault = injectFault(kind, run.options, run.b, (line) => console.error(`[harness] ${line}`)).catch(() => undefined);
+    if (i === 100)
+      fault = injectFault(kind, run.options, run.b, (line) => console.error(`[harness] ${line}`)).catch(
+        () => undefined,
+      );
     const write = newWrite(run);
     seqs.push(write.seq);
     pending.push(run.writer.write(write, run.id));
@@ -135,7 +164,9 @@ async function faultPhase(run: Run, kind: FaultKind, admin: postgres.Sql): Promi
   }
   const result = row(run, `broadcast fault: ${kind} (SQL 50/s, then catch-up)`, seqs, leaks);
   const streamed = result.received;
-  const missing = seqs.filter((seq) => run.writes.get(seq)!.committedAt !== undefined && !run.received.has(seq) && !caughtUp.has(seq)).length;
+  const missing = seqs.filter(
+    (seq) => run.writes.get(seq)!.committedAt !== undefined && !run.received.has(seq) && !caughtUp.has(seq),
+  ).length;
   return {
     ...result,
     lost: missing,
@@ -177,11 +208,21 @@ export async function broadcastPhases(options: HarnessOptions, log: (line: strin
       },
       (status) => run.bStatus.push(status),
     );
-    await listen(c, `virgil-sync-${userC!.id}`, (message) => {
-      const owner = message.payload.record?.user_id ?? message.payload.old_record?.user_id;
-      if (owner !== userC!.id) run.leaks++;
-    }, () => undefined);
-    const spoof = await listen(c, `virgil-sync-${userA!.id}`, () => run.leaks++, () => undefined).then(
+    await listen(
+      c,
+      `virgil-sync-${userC!.id}`,
+      (message) => {
+        const owner = message.payload.record?.user_id ?? message.payload.old_record?.user_id;
+        if (owner !== userC!.id) run.leaks++;
+      },
+      () => undefined,
+    );
+    const spoof = await listen(
+      c,
+      `virgil-sync-${userA!.id}`,
+      () => run.leaks++,
+      () => undefined,
+    ).then(
       () => true,
       () => false,
     );
@@ -192,7 +233,9 @@ export async function broadcastPhases(options: HarnessOptions, log: (line: strin
     for (const rate of options.rates) {
       const result = await ratePhase(run, rate);
       rows.push(result);
-      log(`${result.phase}: p50 ${result.latency.p50.toFixed(2)} p99 ${result.latency.p99.toFixed(2)} lost ${result.lost} leaks ${result.leaksToC}`);
+      log(
+        `${result.phase}: p50 ${result.latency.p50.toFixed(2)} p99 ${result.latency.p99.toFixed(2)} lost ${result.lost} leaks ${result.leaksToC}`,
+      );
       const lagging = result.latency.p99 > 1000 || result.lost > 0;
       if (lagging || (result.achievedRate ?? 0) < rate * 0.9) {
         result.note = lagging ? 'delivery fell behind: escalation stops' : 'the writer saturated: escalation stops';

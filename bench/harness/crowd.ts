@@ -30,7 +30,13 @@ export async function crowdPhase(options: HarnessOptions, log: (line: string) =>
   const admin = postgres(options.dbUrl!, { max: 4, onnotice: () => undefined });
   const users = [];
   for (let i = 0; i < count; i += 50) {
-    users.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, j) => createLocalUser(admin, `crowd-${run}-${i + j}@virgil.test`, { expiresIn: 6 * 3600 })))));
+    users.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(50, count - i) }, (_, j) =>
+          createLocalUser(admin, `crowd-${run}-${i + j}@virgil.test`, { expiresIn: 6 * 3600 }),
+        ),
+      )),
+    );
   }
   log(`crowd: ${count} users created; connecting sockets`);
   const receipts: Record<Path, Map<number, number[]>> = { postgres_changes: new Map(), broadcast: new Map() };
@@ -49,13 +55,20 @@ export async function crowdPhase(options: HarnessOptions, log: (line: string) =>
       users.slice(i, i + 100).map(
         (user) =>
           new Promise<void>((resolve, reject) => {
-            const client = new RealtimeClient(wsUrl, { params: { apikey: options.anonKey }, transport: WebSocket as never, logger: () => undefined });
+            const client = new RealtimeClient(wsUrl, {
+              params: { apikey: options.anonKey },
+              transport: WebSocket as never,
+              logger: () => undefined,
+            });
             client.setAuth(user.token);
             clients.push(client);
             // A refused join is retried by realtime-js itself (e.g. after the database restarted
             // under the server's pool); only a channel that never joins fails the phase.
             let refusal = '';
-            const timer = setTimeout(() => reject(new Error(`a crowd socket did not subscribe within 30 s${refusal ? ` (${refusal})` : ''}`)), 30_000);
+            const timer = setTimeout(
+              () => reject(new Error(`a crowd socket did not subscribe within 30 s${refusal ? ` (${refusal})` : ''}`)),
+              30_000,
+            );
             let joined = 0;
             const onStatus = (status: string, error?: Error) => {
               if (status === 'SUBSCRIBED' && ++joined === paths.length) {
@@ -68,8 +81,11 @@ export async function crowdPhase(options: HarnessOptions, log: (line: string) =>
             if (paths.includes('postgres_changes')) {
               client
                 .channel(`crowd-${user.id}`)
-                .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'memories', filter: `user_id=eq.${user.id}` }, (payload) =>
-                  receive('postgres_changes', user.id, payload.new as { user_id: string; content: string }),
+                .on(
+                  'postgres_changes',
+                  { event: 'INSERT', schema: 'public', table: 'memories', filter: `user_id=eq.${user.id}` },
+                  (payload) =>
+                    receive('postgres_changes', user.id, payload.new as { user_id: string; content: string }),
                 )
                 .subscribe(onStatus);
             }

@@ -52,7 +52,8 @@ export async function createUsers(options: HarnessOptions, labels: string[]): Pr
     const sql = postgres(options.dbUrl!, { max: 1, onnotice: () => undefined });
     try {
       const users: HarnessUser[] = [];
-      for (const label of labels) users.push(await createLocalUser(sql, `harness-${label}-${run}@virgil.test`, { expiresIn: 6 * 3600 }));
+      for (const label of labels)
+        users.push(await createLocalUser(sql, `harness-${label}-${run}@virgil.test`, { expiresIn: 6 * 3600 }));
       return users;
     } finally {
       await sql.end();
@@ -60,14 +61,18 @@ export async function createUsers(options: HarnessOptions, labels: string[]): Pr
   }
   const users: HarnessUser[] = [];
   for (const label of labels) {
-    const auth = createClient(options.url, options.anonKey, { auth: { persistSession: false, autoRefreshToken: false } });
+    const auth = createClient(options.url, options.anonKey, {
+      auth: { persistSession: false, autoRefreshToken: false },
+    });
     const email = `harness-${label}-${run}@virgil.test`;
     const password = `${crypto.randomUUID()}Aa1!`;
     const signedUp = await auth.auth.signUp({ email, password });
     if (signedUp.error) throw new Error(`signing up ${email} failed: ${signedUp.error.message}`);
     const signedIn = signedUp.data.session ? signedUp : await auth.auth.signInWithPassword({ email, password });
     if (signedIn.error || !signedIn.data.session) {
-      throw new Error(`signing in ${email} failed: ${signedIn.error?.message ?? 'no session (is email confirmation on?)'}`);
+      throw new Error(
+        `signing in ${email} failed: ${signedIn.error?.message ?? 'no session (is email confirmation on?)'}`,
+      );
     }
     users.push({ id: signedIn.data.session.user.id, email, token: signedIn.data.session.access_token });
   }
@@ -80,7 +85,10 @@ export async function openDevice(options: HarnessOptions, name: string, user: Ha
   // A reply lost on the way back: the server did the work, the device never hears of it and retries.
   const faultyFetch: typeof fetch = async (input, init) => {
     const response = await fetch(input, init);
-    if (faults.loseSyncReplies > 0 && String(input instanceof Request ? input.url : input).includes('/functions/v1/sync')) {
+    if (
+      faults.loseSyncReplies > 0 &&
+      String(input instanceof Request ? input.url : input).includes('/functions/v1/sync')
+    ) {
       faults.loseSyncReplies--;
       await response.arrayBuffer();
       throw new TypeError('fetch failed (reply lost, injected by the harness)');
@@ -101,7 +109,13 @@ export async function openDevice(options: HarnessOptions, name: string, user: Ha
   await supabase.realtime.setAuth();
   // The client's reconnect schedule: 100 ms doubling to 5 s, ±20 %.
   // A pull every 10 s keeps the cursor recent, so a catch-up re-reads little that realtime delivered.
-  const client = new SyncClient({ supabase, userId: user.id, backoff: { baseMs: 100, maxMs: 5000, jitter: 0.2 }, pullEveryMs: 10_000, followNetwork: false });
+  const client = new SyncClient({
+    supabase,
+    userId: user.id,
+    backoff: { baseMs: 100, maxMs: 5000, jitter: 0.2 },
+    pullEveryMs: 10_000,
+    followNetwork: false,
+  });
   return {
     name,
     user,
@@ -156,7 +170,8 @@ export async function watchTables(
     await device.client.start();
     const deadline = performance.now() + 15_000;
     while (device.client.state.get() !== 'connected') {
-      if (performance.now() > deadline) throw new Error(`${device.name}: the device client did not connect within 15 s`);
+      if (performance.now() > deadline)
+        throw new Error(`${device.name}: the device client did not connect within 15 s`);
       await sleep(20);
     }
     onStatus('SUBSCRIBED');
@@ -174,20 +189,26 @@ function rawChannel(
 ): Promise<RealtimeChannel> {
   let channel = device.supabase.channel(topic);
   for (const table of ['conversations', 'messages', 'memories']) {
-    channel = channel.on('postgres_changes', { event: '*', schema: 'public', table, ...(filter ? { filter } : {}) }, (payload) =>
-      onReceipt({
-        at: performance.now(),
-        table: payload.table,
-        type: payload.eventType,
-        record: payload.new as Record<string, unknown>,
-        old: payload.old as Record<string, unknown>,
-        commitTimestamp: payload.commit_timestamp,
-      }),
+    channel = channel.on(
+      'postgres_changes',
+      { event: '*', schema: 'public', table, ...(filter ? { filter } : {}) },
+      (payload) =>
+        onReceipt({
+          at: performance.now(),
+          table: payload.table,
+          type: payload.eventType,
+          record: payload.new as Record<string, unknown>,
+          old: payload.old as Record<string, unknown>,
+          commitTimestamp: payload.commit_timestamp,
+        }),
     );
   }
   return new Promise((resolve, reject) => {
     let settled = false;
-    const timer = setTimeout(() => !settled && reject(new Error(`${device.name}: ${topic} not subscribed within 15 s`)), 15_000);
+    const timer = setTimeout(
+      () => !settled && reject(new Error(`${device.name}: ${topic} not subscribed within 15 s`)),
+      15_000,
+    );
     channel.subscribe((status) => {
       onStatus(status);
       if (status === 'SUBSCRIBED' && !settled) {

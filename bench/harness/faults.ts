@@ -11,7 +11,12 @@ import type { Device } from './devices.ts';
 import type { FaultKind, HarnessOptions } from './options.ts';
 import { sleep } from '../../stack/lib/sleep.ts';
 
-export async function injectFault(kind: FaultKind, options: HarnessOptions, victim: Device, log: (line: string) => void): Promise<void> {
+export async function injectFault(
+  kind: FaultKind,
+  options: HarnessOptions,
+  victim: Device,
+  log: (line: string) => void,
+): Promise<void> {
   switch (kind) {
     case 'drop-socket': {
       const socket = victim.sockets.at(-1);

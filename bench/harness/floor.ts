@@ -62,19 +62,41 @@ export class Floor {
     private readonly admin: postgres.Sql,
     options: HarnessOptions,
   ) {
-    const backends = async (pattern: string) => (await admin<{ pid: number }[]>`select pid from pg_catalog.pg_stat_activity where application_name like ${pattern}`).map((row) => row.pid);
-    this.oursMeter = new CpuMeter(async () => [...(options.mode === 'local' ? servicePids(options.config) : []), ...(await backends('virgil\\_realtime%'))]);
-    this.floorMeter = new CpuMeter(async () => [relay.pid!, ...(await backends(`virgil\\_floor\\_relay\\_${relay.pid}`))]);
+    const backends = async (pattern: string) =>
+      (
+        await admin<
+          { pid: number }[]
+        >`select pid from pg_catalog.pg_stat_activity where application_name like ${pattern}`
+      ).map((row) => row.pid);
+    this.oursMeter = new CpuMeter(async () => [
+      ...(options.mode === 'local' ? servicePids(options.config) : []),
+      ...(await backends('virgil\\_realtime%')),
+    ]);
+    this.floorMeter = new CpuMeter(async () => [
+      relay.pid!,
+      ...(await backends(`virgil\\_floor\\_relay\\_${relay.pid}`)),
+    ]);
   }
 
   /** Starts the relay and connects its client; `seqOf` reads a harness row's sequence number. */
-  static async start(options: HarnessOptions, seqOf: (record: Record<string, unknown>) => number | undefined): Promise<Floor> {
+  static async start(
+    options: HarnessOptions,
+    seqOf: (record: Record<string, unknown>) => number | undefined,
+  ): Promise<Floor> {
     const admin = postgres(options.dbUrl!, { max: 1, onnotice: () => undefined });
-    const tables = (await admin<{ name: string }[]>`select schemaname || '.' || tablename as name from pg_catalog.pg_publication_tables where pubname = 'supabase_realtime' order by 1`).map((row) => {
+    const tables = (
+      await admin<
+        { name: string }[]
+      >`select schemaname || '.' || tablename as name from pg_catalog.pg_publication_tables where pubname = 'supabase_realtime' order by 1`
+    ).map((row) => {
       const [schema, table] = row.name.split('.') as [string, string];
       return { schema, table };
     });
-    const relay = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'relay.ts'), options.dbUrl!, addTablesOption(tables)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const relay = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'relay.ts'), options.dbUrl!, addTablesOption(tables)],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the floor relay did not start within 20 s')), 20_000);
       relay.once('exit', (code) => reject(new Error(`the floor relay exited (${code})`)));
@@ -107,7 +129,9 @@ export class Floor {
   /** Call after the phase drained: compares its row with the floor's receipts of the same writes. */
   async end(row: PhaseRow, writes: Map<number, Write>, nextSeq: number): Promise<FloorRow> {
     const mark = this.mark!;
-    const seqs = Array.from({ length: nextSeq - mark.firstSeq }, (_, i) => mark.firstSeq + i).filter((seq) => writes.get(seq)?.committedAt !== undefined);
+    const seqs = Array.from({ length: nextSeq - mark.firstSeq }, (_, i) => mark.firstSeq + i).filter(
+      (seq) => writes.get(seq)?.committedAt !== undefined,
+    );
     // The relay has no back pressure to speak of; give it a moment for the last rows.
     const deadline = performance.now() + 2000;
     while (performance.now() < deadline && seqs.some((seq) => !this.received.has(seq))) await sleep(20);
@@ -131,7 +155,8 @@ export class Floor {
       cpuPerRowOurs,
       cpuPerRowFloor,
       cpuRatio: cpuPerRowOurs !== null && cpuPerRowFloor ? cpuPerRowOurs / cpuPerRowFloor : null,
-      note: ours.lost + floor.lost > 0 ? `${ours.lost + floor.lost} measured processes ended during the phase` : undefined,
+      note:
+        ours.lost + floor.lost > 0 ? `${ours.lost + floor.lost} measured processes ended during the phase` : undefined,
     };
     this.rows.push(result);
     return result;
@@ -139,8 +164,20 @@ export class Floor {
 
   table(): string {
     const ms = (value: number) => (Number.isNaN(value) ? '-' : value < 10 ? value.toFixed(2) : value.toFixed(1));
-    const num = (value: number | null, digits = 0) => (value === null || Number.isNaN(value) ? '-' : value.toFixed(digits));
-    const header = ['phase', 'ours p50 / p99 ms', 'floor p50 / p99 ms', 'p99 ratio', 'p99 target ms', 'met', 'CPU µs/row ours', 'CPU µs/row floor', 'CPU ratio', 'floor lost'];
+    const num = (value: number | null, digits = 0) =>
+      value === null || Number.isNaN(value) ? '-' : value.toFixed(digits);
+    const header = [
+      'phase',
+      'ours p50 / p99 ms',
+      'floor p50 / p99 ms',
+      'p99 ratio',
+      'p99 target ms',
+      'met',
+      'CPU µs/row ours',
+      'CPU µs/row floor',
+      'CPU ratio',
+      'floor lost',
+    ];
     const body = this.rows.map((row) => [
       row.phase,
       `${ms(row.ours.p50)} / ${ms(row.ours.p99)}`,

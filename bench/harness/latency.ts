@@ -25,7 +25,16 @@ import { Floor } from './floor.ts';
 import { type FaultKind, type HarnessOptions, parseOptions } from './options.ts';
 import { type PhaseRow, summarize, table } from './stats.ts';
 import { SqlWriter, SyncClient, type Write } from './writers.ts';
-import { committedRate, drain, orderViolations, paced, settleAmbiguous, tally, untilDue, untilResubscribed } from './phase.ts';
+import {
+  committedRate,
+  drain,
+  orderViolations,
+  paced,
+  settleAmbiguous,
+  tally,
+  untilDue,
+  untilResubscribed,
+} from './phase.ts';
 import { sleep } from '../../stack/lib/sleep.ts';
 
 const log = (line: string) => console.error(`[harness] ${line}`);
@@ -65,8 +74,17 @@ function newWrite(run: Run): Write {
   return write;
 }
 
-function phaseRow(run: Run, phase: string, seqs: number[], extra: Partial<PhaseRow> & { clock: string }, leaksBefore: number, delayOf?: (write: Write, receipt: Receipt) => number): PhaseRow {
-  const { written, lost, duplicates, early, delays } = tally(run, seqs, (write, first) => (delayOf ? delayOf(write, first) : first.at - write.committedAt));
+function phaseRow(
+  run: Run,
+  phase: string,
+  seqs: number[],
+  extra: Partial<PhaseRow> & { clock: string },
+  leaksBefore: number,
+  delayOf?: (write: Write, receipt: Receipt) => number,
+): PhaseRow {
+  const { written, lost, duplicates, early, delays } = tally(run, seqs, (write, first) =>
+    delayOf ? delayOf(write, first) : first.at - write.committedAt,
+  );
   return {
     phase,
     targetRate: null,
@@ -79,7 +97,10 @@ function phaseRow(run: Run, phase: string, seqs: number[], extra: Partial<PhaseR
     leaksToC: run.leaks.length - leaksBefore,
     latency: summarize(delays),
     ...extra,
-    note: [extra.note, early > 0 ? `${early} arrived before the writer saw COMMIT return` : ''].filter(Boolean).join('; ') || undefined,
+    note:
+      [extra.note, early > 0 ? `${early} arrived before the writer saw COMMIT return` : '']
+        .filter(Boolean)
+        .join('; ') || undefined,
   };
 }
 
@@ -103,14 +124,30 @@ async function ratePhase(run: Run, rate: number): Promise<PhaseRow> {
     const write = newWrite(run);
     seqs.push(write.seq);
     // One in five writes updates a row this phase inserted and saw committed; the rest insert.
-    const committedInserts = i % 5 === 4 ? seqs.filter((seq) => run.writes.get(seq)!.committedAt !== undefined && !run.writes.get(seq)!.isUpdate) : [];
-    const updateOf = committedInserts.length > 0 ? run.writes.get(committedInserts[committedInserts.length - 1 - Math.floor(Math.random() * Math.min(3, committedInserts.length))]!)!.localId : undefined;
+    const committedInserts =
+      i % 5 === 4
+        ? seqs.filter((seq) => run.writes.get(seq)!.committedAt !== undefined && !run.writes.get(seq)!.isUpdate)
+        : [];
+    const updateOf =
+      committedInserts.length > 0
+        ? run.writes.get(
+            committedInserts[
+              committedInserts.length - 1 - Math.floor(Math.random() * Math.min(3, committedInserts.length))
+            ]!,
+          )!.localId
+        : undefined;
     if (updateOf) write.isUpdate = true;
     return run.writer!.write(write, run.id, updateOf);
   });
   await drain(run, seqs, 5000);
   const achievedRate = committedRate(run, seqs, elapsed);
-  return phaseRow(run, `rate ${rate}/s (SQL, 1 in 5 an UPDATE)`, seqs, { clock: 'writer COMMIT return → B', targetRate: rate, achievedRate }, leaks);
+  return phaseRow(
+    run,
+    `rate ${rate}/s (SQL, 1 in 5 an UPDATE)`,
+    seqs,
+    { clock: 'writer COMMIT return → B', targetRate: rate, achievedRate },
+    leaks,
+  );
 }
 
 /** `changes` per second as transactions of `perCommit` inserts each, for `stepSeconds`. */
@@ -128,7 +165,12 @@ async function throughputPhase(run: Run, changes: number, perCommit: number): Pr
     run,
     `throughput ${changes} changes/s (${perCommit} per commit)`,
     seqs,
-    { clock: 'writer COMMIT return → B', targetRate: changes, achievedRate: committedRate(run, seqs, elapsed), note: 'A subscribed too (two devices)' },
+    {
+      clock: 'writer COMMIT return → B',
+      targetRate: changes,
+      achievedRate: committedRate(run, seqs, elapsed),
+      note: 'A subscribed too (two devices)',
+    },
     leaks,
   );
 }
@@ -164,7 +206,10 @@ async function faultPhase(run: Run, kind: FaultKind, admin: postgres.Sql | undef
   const start = performance.now();
   for (let i = 0; i < 300; i++) {
     await untilDue(start, i, 20);
-    if (i === 100) fault = injectFault(kind, run.options, run.b, log).catch((error: Error) => log(`fault ${kind} failed: ${error.message}`));
+    if (i === 100)
+      fault = injectFault(kind, run.options, run.b, log).catch((error: Error) =>
+        log(`fault ${kind} failed: ${error.message}`),
+      );
     const write = newWrite(run);
     seqs.push(write.seq);
     pending.push(run.writer!.write(write, run.id));
@@ -202,7 +247,13 @@ async function faultPhase(run: Run, kind: FaultKind, admin: postgres.Sql | undef
     written++;
     if (!run.received.has(seq) && !caughtUp.has(seq)) missing++;
   }
-  const row = phaseRow(run, `fault: ${kind} (SQL 50/s, then catch-up)`, seqs, { clock: 'writer COMMIT return → B' }, leaks);
+  const row = phaseRow(
+    run,
+    `fault: ${kind} (SQL 50/s, then catch-up)`,
+    seqs,
+    { clock: 'writer COMMIT return → B' },
+    leaks,
+  );
   return {
     ...row,
     written,
@@ -217,7 +268,11 @@ async function main(): Promise<number> {
   log(`run ${id} against ${options.url} (${options.mode})`);
   const quotas = await ensureQuotas(options, log);
   const [userA, userC] = await createUsers(options, ['owner', 'other']);
-  const [a, b, c] = await Promise.all([openDevice(options, 'A', userA!), openDevice(options, 'B', userA!), openDevice(options, 'C', userC!)]);
+  const [a, b, c] = await Promise.all([
+    openDevice(options, 'A', userA!),
+    openDevice(options, 'B', userA!),
+    openDevice(options, 'C', userC!),
+  ]);
   const run: Run = {
     id,
     options,
@@ -235,18 +290,25 @@ async function main(): Promise<number> {
     bStatus: [],
   };
   run.syncAvailable = await run.sync.available();
-  if (!run.syncAvailable) log('the sync function is not reachable: sync writes are skipped and catch-up reads as B in SQL');
+  if (!run.syncAvailable)
+    log('the sync function is not reachable: sync writes are skipped and catch-up reads as B in SQL');
   const admin = options.dbUrl ? postgres(options.dbUrl, { max: 1, onnotice: () => undefined }) : undefined;
 
-  await watchTables(b, `harness-b-${id}`, `user_id=eq.${userA!.id}`, (receipt) => {
-    if (receipt.table !== 'memories') return;
-    const seq = seqOf(id, receipt.record);
-    if (seq === undefined) return;
-    const list = run.received.get(seq) ?? [];
-    list.push(receipt);
-    run.received.set(seq, list);
-    run.arrival.push(seq);
-  }, (status) => run.bStatus.push(status));
+  await watchTables(
+    b,
+    `harness-b-${id}`,
+    `user_id=eq.${userA!.id}`,
+    (receipt) => {
+      if (receipt.table !== 'memories') return;
+      const seq = seqOf(id, receipt.record);
+      if (seq === undefined) return;
+      const list = run.received.get(seq) ?? [];
+      list.push(receipt);
+      run.received.set(seq, list);
+      run.arrival.push(seq);
+    },
+    (status) => run.bStatus.push(status),
+  );
   await watchTables(a, `harness-a-${id}`, `user_id=eq.${userA!.id}`, () => undefined);
   const leak = (receipt: Receipt) => {
     const owner = receipt.record.user_id ?? receipt.old.user_id;
@@ -267,7 +329,9 @@ async function main(): Promise<number> {
   const rows: PhaseRow[] = [];
   const note = (row: PhaseRow) => {
     rows.push(row);
-    log(`${row.phase}: p50 ${row.latency.p50.toFixed(2)} p99 ${row.latency.p99.toFixed(2)} lost ${row.lost} leaks ${row.leaksToC}`);
+    log(
+      `${row.phase}: p50 ${row.latency.p50.toFixed(2)} p99 ${row.latency.p99.toFixed(2)} lost ${row.lost} leaks ${row.leaksToC}`,
+    );
   };
   const changesPath = options.path !== 'broadcast';
   if (run.writer && changesPath) {
@@ -280,7 +344,12 @@ async function main(): Promise<number> {
       const lagging = row.latency.p99 > 1000 || row.lost > 0;
       const saturated = (row.achievedRate ?? 0) < rate * 0.9;
       if (lagging || saturated) {
-        row.note = [row.note, lagging ? 'delivery fell behind: escalation stops' : 'the writer saturated: escalation stops'].filter(Boolean).join('; ');
+        row.note = [
+          row.note,
+          lagging ? 'delivery fell behind: escalation stops' : 'the writer saturated: escalation stops',
+        ]
+          .filter(Boolean)
+          .join('; ');
         break;
       }
     }
@@ -290,9 +359,11 @@ async function main(): Promise<number> {
   }
   if (run.syncAvailable && changesPath) note(await syncPhase(run));
   // The device client's offline phases use its default path, Postgres Changes (client/).
-  if (run.syncAvailable && changesPath) for (const row of await offlinePhases(a, b, options.offline, admin, () => run.leaks.length, log)) note(row);
+  if (run.syncAvailable && changesPath)
+    for (const row of await offlinePhases(a, b, options.offline, admin, () => run.leaks.length, log)) note(row);
   if (run.writer && changesPath) for (const fault of options.faults) note(await faultPhase(run, fault, admin));
-  if (run.writer && options.path !== 'postgres_changes') for (const row of await broadcastPhases(options, log)) note(row);
+  if (run.writer && options.path !== 'postgres_changes')
+    for (const row of await broadcastPhases(options, log)) note(row);
   if (options.sockets > 0) {
     if (options.mode !== 'local') log('the crowd phase needs the local stack; skipped');
     else for (const row of await crowdPhase(options, log)) note(row);
@@ -300,10 +371,22 @@ async function main(): Promise<number> {
 
   // A rate counts when everything arrived, nothing leaked, the writer produced it and p99 < 1 s.
   const clean = (row: PhaseRow) =>
-    row.lost === 0 && row.leaksToC === 0 && row.targetRate !== null && (row.achievedRate ?? 0) >= row.targetRate * 0.9 && row.latency.p99 <= 1000;
+    row.lost === 0 &&
+    row.leaksToC === 0 &&
+    row.targetRate !== null &&
+    (row.achievedRate ?? 0) >= row.targetRate * 0.9 &&
+    row.latency.p99 <= 1000;
   const best = rows.filter((row) => row.phase.startsWith('rate') && clean(row)).map((row) => row.targetRate!);
-  const bestThroughput = rows.filter((row) => row.phase.startsWith('throughput') && row.lost === 0 && row.leaksToC === 0).map((row) => row.achievedRate ?? 0);
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform };
+  const bestThroughput = rows
+    .filter((row) => row.phase.startsWith('throughput') && row.lost === 0 && row.leaksToC === 0)
+    .map((row) => row.achievedRate ?? 0);
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: process.platform,
+  };
   const result = {
     run: id,
     at: new Date().toISOString(),
@@ -320,10 +403,17 @@ async function main(): Promise<number> {
   mkdirSync(dirname(options.out), { recursive: true });
   writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(table(rows));
-  if (floor) console.log(`\nbeside the floor (a bare wal2json relay on the same rows; target: p99 within 1.5 × the floor's + 1 ms):\n${floor.table()}`);
+  if (floor)
+    console.log(
+      `\nbeside the floor (a bare wal2json relay on the same rows; target: p99 within 1.5 × the floor's + 1 ms):\n${floor.table()}`,
+    );
   console.log(`\nmachine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}`);
-  console.log(`highest write rate (one change per commit) delivered to B without loss: ${result.highestRateWithoutLoss ?? 'none'}/s`);
-  console.log(`highest change rate (${20} per commit) delivered to A and B without loss: ${result.highestChangesPerSecondWithoutLoss ?? 'none'}/s; leaks to C: ${run.leaks.length}`);
+  console.log(
+    `highest write rate (one change per commit) delivered to B without loss: ${result.highestRateWithoutLoss ?? 'none'}/s`,
+  );
+  console.log(
+    `highest change rate (${20} per commit) delivered to A and B without loss: ${result.highestChangesPerSecondWithoutLoss ?? 'none'}/s; leaks to C: ${run.leaks.length}`,
+  );
   console.log(`report: ${options.out}`);
 
   await Promise.all([a.close(), b.close(), c.close()]);

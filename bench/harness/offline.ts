@@ -32,7 +32,15 @@ async function untilBHolds(b: Device, expected: Map<string, string>, deadlineMs:
   while (!holds() && performance.now() < until) await sleep(10);
 }
 
-function row(phase: string, written: number, lost: number, duplicates: number, delays: number[], leaks: number, note: string): PhaseRow {
+function row(
+  phase: string,
+  written: number,
+  lost: number,
+  duplicates: number,
+  delays: number[],
+  leaks: number,
+  note: string,
+): PhaseRow {
   return {
     phase,
     targetRate: null,
@@ -49,7 +57,13 @@ function row(phase: string, written: number, lost: number, duplicates: number, d
   };
 }
 
-async function offlineThenOnline(a: Device, b: Device, run: string, edits: number, leaks: () => number): Promise<PhaseRow> {
+async function offlineThenOnline(
+  a: Device,
+  b: Device,
+  run: string,
+  edits: number,
+  leaks: () => number,
+): Promise<PhaseRow> {
   const leaksBefore = leaks();
   const onA = new SupabaseMemoryService(a.client);
   const expected = new Map<string, string>();
@@ -57,7 +71,8 @@ async function offlineThenOnline(a: Device, b: Device, run: string, edits: numbe
   let back = 0;
   const off = b.client.events.on('change', (change, outcome) => {
     const key = change.local_id;
-    if (outcome === 'applied' && key && expected.get(key) === change.row?.content && !arrived.has(key)) arrived.set(key, performance.now() - back);
+    if (outcome === 'applied' && key && expected.get(key) === change.row?.content && !arrived.has(key))
+      arrived.set(key, performance.now() - back);
   });
   await a.client.whenIdle();
   await a.client.setOnline(false);
@@ -71,7 +86,9 @@ async function offlineThenOnline(a: Device, b: Device, run: string, edits: numbe
   await untilBHolds(b, expected, 30_000);
   const allThere = performance.now() - back;
   off();
-  const lost = [...expected.keys()].filter((key) => b.client.store.get('memories', key)?.content !== expected.get(key)).length;
+  const lost = [...expected.keys()].filter(
+    (key) => b.client.store.get('memories', key)?.content !== expected.get(key),
+  ).length;
   await a.client.whenIdle();
   const pushes = a.client.stats.pushes - pushesBefore;
   return row(
@@ -86,7 +103,13 @@ async function offlineThenOnline(a: Device, b: Device, run: string, edits: numbe
 }
 
 type Disconnect = 'drop A socket' | 'drop B socket' | 'A offline 300 ms' | 'B offline 300 ms' | 'A loses a sync reply';
-const disconnectKinds: Disconnect[] = ['drop A socket', 'drop B socket', 'A offline 300 ms', 'B offline 300 ms', 'A loses a sync reply'];
+const disconnectKinds: Disconnect[] = [
+  'drop A socket',
+  'drop B socket',
+  'A offline 300 ms',
+  'B offline 300 ms',
+  'A loses a sync reply',
+];
 
 async function disconnect(kind: Disconnect, a: Device, b: Device): Promise<void> {
   switch (kind) {
@@ -110,7 +133,14 @@ async function disconnect(kind: Disconnect, a: Device, b: Device): Promise<void>
   }
 }
 
-async function randomDisconnects(a: Device, b: Device, run: string, settings: OfflineSettings, admin: postgres.Sql | undefined, leaks: () => number): Promise<PhaseRow> {
+async function randomDisconnects(
+  a: Device,
+  b: Device,
+  run: string,
+  settings: OfflineSettings,
+  admin: postgres.Sql | undefined,
+  leaks: () => number,
+): Promise<PhaseRow> {
   const leaksBefore = leaks();
   const onA = new SupabaseMemoryService(a.client);
   const expected = new Map<string, string>();
@@ -134,7 +164,10 @@ async function randomDisconnects(a: Device, b: Device, run: string, settings: Of
     }
   });
   const durationMs = (settings.disconnectEdits / 200) * 1000;
-  const moments = Array.from({ length: settings.disconnects }, () => 0.1 * durationMs + Math.random() * 0.8 * durationMs).sort((x, y) => x - y);
+  const moments = Array.from(
+    { length: settings.disconnects },
+    () => 0.1 * durationMs + Math.random() * 0.8 * durationMs,
+  ).sort((x, y) => x - y);
   const kinds: Disconnect[] = moments.map(() => disconnectKinds[Math.floor(Math.random() * disconnectKinds.length)]!);
   const injected: Promise<void>[] = [];
   const keys: string[] = [];
@@ -162,7 +195,9 @@ async function randomDisconnects(a: Device, b: Device, run: string, settings: Of
   await untilBHolds(b, expected, 30_000);
   offA();
   offB();
-  const lost = [...expected].filter(([key, content]) => b.client.store.get('memories', key)?.content !== content).length;
+  const lost = [...expected].filter(
+    ([key, content]) => b.client.store.get('memories', key)?.content !== content,
+  ).length;
   let duplicates = 0;
   let serverNote = 'server not checked (no database URL)';
   if (admin) {
@@ -175,7 +210,9 @@ async function randomDisconnects(a: Device, b: Device, run: string, settings: Of
     const missing = [...expected.keys()].filter((key) => !rows.some((stored) => stored.local_id === key)).length;
     serverNote = `server: ${rows.length} rows, ${missing} missing, every version = distinct change_ids applied${duplicates > 0 ? ' EXCEPT ' + duplicates : ''}`;
   }
-  const kindsNote = Object.entries(kinds.reduce<Record<string, number>>((acc, kind) => ({ ...acc, [kind]: (acc[kind] ?? 0) + 1 }), {}))
+  const kindsNote = Object.entries(
+    kinds.reduce<Record<string, number>>((acc, kind) => ({ ...acc, [kind]: (acc[kind] ?? 0) + 1 }), {}),
+  )
     .map(([kind, count]) => `${count}× ${kind}`)
     .join(', ');
   return row(
@@ -189,10 +226,18 @@ async function randomDisconnects(a: Device, b: Device, run: string, settings: Of
   );
 }
 
-export async function offlinePhases(a: Device, b: Device, settings: OfflineSettings, admin: postgres.Sql | undefined, leaks: () => number, log: (line: string) => void): Promise<PhaseRow[]> {
+export async function offlinePhases(
+  a: Device,
+  b: Device,
+  settings: OfflineSettings,
+  admin: postgres.Sql | undefined,
+  leaks: () => number,
+  log: (line: string) => void,
+): Promise<PhaseRow[]> {
   const run = crypto.randomUUID().slice(0, 8);
   const rows: PhaseRow[] = [];
-  if (settings.offlineEdits > 0) rows.push(await offlineThenOnline(a, b, `${run}-offline`, settings.offlineEdits, leaks));
+  if (settings.offlineEdits > 0)
+    rows.push(await offlineThenOnline(a, b, `${run}-offline`, settings.offlineEdits, leaks));
   if (settings.disconnectEdits > 0) {
     log(`offline: ${settings.disconnectEdits} edits with ${settings.disconnects} random disconnects`);
     rows.push(await randomDisconnects(a, b, `${run}-disconnects`, settings, admin, leaks));

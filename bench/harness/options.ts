@@ -65,7 +65,8 @@ export interface HarnessOptions {
 const numbers = (text: string, name: string) =>
   text.split(',').map((part) => {
     const value = Number(part);
-    if (!Number.isFinite(value) || value <= 0) throw usage(`${name} takes positive numbers, got ${JSON.stringify(part)}`);
+    if (!Number.isFinite(value) || value <= 0)
+      throw usage(`${name} takes positive numbers, got ${JSON.stringify(part)}`);
     return value;
   });
 
@@ -103,7 +104,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const config = loadConfig(env);
   const url = values.url ?? env.SUPABASE_URL;
   const mode = url ? 'remote' : 'local';
-  const anonKey = values['anon-key'] ?? env.SUPABASE_ANON_KEY ?? (mode === 'local' ? loadConfig().keys.anonKey : undefined);
+  const anonKey =
+    values['anon-key'] ?? env.SUPABASE_ANON_KEY ?? (mode === 'local' ? loadConfig().keys.anonKey : undefined);
   if (!anonKey) throw usage('remote mode needs --anon-key (or SUPABASE_ANON_KEY)');
   const quick = values.quick === true;
   const faults = (values.faults ?? (quick ? 'drop-socket' : '')).split(',').filter(Boolean);
@@ -122,7 +124,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     dbUrl: values['db-url'] ?? env.SUPABASE_DB_URL ?? (mode === 'local' ? config.db.url : undefined),
     rates: numbers(values.rates ?? (quick ? '100' : '100,250,500,1000,2000,3000'), '--rates'),
     stepSeconds: numbers(values['step-seconds'] ?? (quick ? '2' : '5'), '--step-seconds')[0]!,
-    throughput: values.throughput === '0' ? [] : numbers(values.throughput ?? (quick ? '1000' : '2000,4000'), '--throughput'),
+    throughput:
+      values.throughput === '0' ? [] : numbers(values.throughput ?? (quick ? '1000' : '2000,4000'), '--throughput'),
     idleWrites: numbers(values['idle-writes'] ?? (quick ? '20' : '40'), '--idle-writes')[0]!,
     syncWrites: numbers(values['sync-writes'] ?? (quick ? '10' : '40'), '--sync-writes')[0]!,
     faults: faults as FaultKind[],

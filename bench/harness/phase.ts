@@ -25,7 +25,12 @@ export async function untilDue(start: number, i: number, intervalMs: number): Pr
  * Starts `count` writes on a schedule (one every `intervalMs`), never more than `maxInFlight` at
  * once, and returns the seconds from the first start until every write returned.
  */
-export async function paced(count: number, intervalMs: number, maxInFlight: number, write: (i: number) => Promise<void>): Promise<number> {
+export async function paced(
+  count: number,
+  intervalMs: number,
+  maxInFlight: number,
+  write: (i: number) => Promise<void>,
+): Promise<number> {
   const pending: Promise<void>[] = [];
   const start = performance.now();
   let inFlight = 0;
@@ -72,7 +77,9 @@ export async function settleAmbiguous(run: Receipts, seqs: number[], admin: Sql)
  */
 export async function untilResubscribed(statuses: string[], mark: number): Promise<void> {
   const since = () => statuses.slice(mark);
-  const resubscribed = () => !since().some((s) => s !== 'SUBSCRIBED') || since().lastIndexOf('SUBSCRIBED') > since().findIndex((s) => s !== 'SUBSCRIBED');
+  const resubscribed = () =>
+    !since().some((s) => s !== 'SUBSCRIBED') ||
+    since().lastIndexOf('SUBSCRIBED') > since().findIndex((s) => s !== 'SUBSCRIBED');
   const deadline = performance.now() + 30_000;
   while (performance.now() < deadline && !resubscribed()) await sleep(50);
 }
@@ -82,7 +89,11 @@ export async function untilResubscribed(statuses: string[], mark: number): Promi
  * and received more than once, and each received one's delay (`delayOf` its first receipt; a
  * negative delay counts as `early` and as 0).
  */
-export function tally<R>(run: Receipts<R>, seqs: number[], delayOf: (write: Write & { committedAt: number }, first: R) => number) {
+export function tally<R>(
+  run: Receipts<R>,
+  seqs: number[],
+  delayOf: (write: Write & { committedAt: number }, first: R) => number,
+) {
   const delays: number[] = [];
   let written = 0;
   let lost = 0;

@@ -14,14 +14,23 @@ export function neededQuotas(options: HarnessOptions): Partial<RealtimeLimits> {
   return options.sockets > 0 ? { maxConcurrentUsers: options.sockets + 64 } : {};
 }
 
-export async function ensureQuotas(options: HarnessOptions, log: (line: string) => void): Promise<RealtimeLimits | undefined> {
+export async function ensureQuotas(
+  options: HarnessOptions,
+  log: (line: string) => void,
+): Promise<RealtimeLimits | undefined> {
   const needed = neededQuotas(options);
   const short = (limits: RealtimeLimits | undefined) =>
-    (Object.entries(needed) as [keyof RealtimeLimits, number][]).filter(([name, value]) => limits === undefined || limits[name] < value);
+    (Object.entries(needed) as [keyof RealtimeLimits, number][]).filter(
+      ([name, value]) => limits === undefined || limits[name] < value,
+    );
   let running = options.mode === 'local' ? publishedLimits(options.config.stackDir) : undefined;
   if (options.mode === 'local' && short(running).length > 0) {
     for (const [name, value] of short(running)) process.env[envName(name)] = String(value);
-    log(`raising realtime quotas for this run: ${short(running).map(([name, value]) => `${envName(name)}=${value}`).join(' ')} (gateway restart)`);
+    log(
+      `raising realtime quotas for this run: ${short(running)
+        .map(([name, value]) => `${envName(name)}=${value}`)
+        .join(' ')} (gateway restart)`,
+    );
     await stopServices(options.config);
     await startStack(options.config, log);
     running = publishedLimits(options.config.stackDir);

@@ -12,7 +12,8 @@ export interface Summary {
 export function summarize(delays: number[]): Summary {
   if (delays.length === 0) return { count: 0, p50: NaN, p95: NaN, p99: NaN, max: NaN };
   const sorted = [...delays].sort((a, b) => a - b);
-  const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  const rank = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
   return { count: sorted.length, p50: rank(50), p95: rank(95), p99: rank(99), max: sorted[sorted.length - 1]! };
 }
 
@@ -35,7 +36,22 @@ export interface PhaseRow {
 const ms = (value: number) => (Number.isNaN(value) ? '-' : value < 10 ? value.toFixed(2) : value.toFixed(1));
 
 export function table(rows: PhaseRow[]): string {
-  const header = ['phase', 'target/s', 'achieved/s', 'written', 'received', 'lost', 'dup', 'order', 'leak→C', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'note'];
+  const header = [
+    'phase',
+    'target/s',
+    'achieved/s',
+    'written',
+    'received',
+    'lost',
+    'dup',
+    'order',
+    'leak→C',
+    'p50 ms',
+    'p95 ms',
+    'p99 ms',
+    'max ms',
+    'note',
+  ];
   const body = rows.map((row) => [
     row.phase,
     row.targetRate === null ? '-' : String(row.targetRate),

@@ -40,14 +40,21 @@ export class SqlWriter {
     private readonly user: HarnessUser,
     connections: number,
   ) {
-    this.pools = Array.from({ length: connections }, () => postgres(dbUrl, { max: 1, onnotice: () => undefined, connect_timeout: 5 }));
+    this.pools = Array.from({ length: connections }, () =>
+      postgres(dbUrl, { max: 1, onnotice: () => undefined, connect_timeout: 5 }),
+    );
   }
 
   /** Inserts (or, with `updateOf`, updates) one memory as the user. */
   async write(write: Write, run: string, updateOf?: string): Promise<void> {
     const writer = this.next++ % this.pools.length;
     write.writer = writer;
-    const claims = JSON.stringify({ sub: this.user.id, role: 'authenticated', aud: 'authenticated', email: this.user.email });
+    const claims = JSON.stringify({
+      sub: this.user.id,
+      role: 'authenticated',
+      aud: 'authenticated',
+      email: this.user.email,
+    });
     const change = updateOf
       ? `update public.memories set content = ${literal(write.content)} where local_id = ${literal(updateOf)} returning 1`
       : `insert into public.memories (content, context, local_id) values (${literal(write.content)}, ${literal(run)}, ${literal(write.localId)}) returning 1`;
@@ -75,8 +82,15 @@ export class SqlWriter {
   /** Inserts one memory per write in ONE transaction (throughput phases: many changes per commit). */
   async writeBatch(writes: Write[], run: string): Promise<void> {
     const writer = this.next++ % this.pools.length;
-    const claims = JSON.stringify({ sub: this.user.id, role: 'authenticated', aud: 'authenticated', email: this.user.email });
-    const values = writes.map((write) => `(${literal(write.content)}, ${literal(run)}, ${literal(write.localId)})`).join(', ');
+    const claims = JSON.stringify({
+      sub: this.user.id,
+      role: 'authenticated',
+      aud: 'authenticated',
+      email: this.user.email,
+    });
+    const values = writes
+      .map((write) => `(${literal(write.content)}, ${literal(run)}, ${literal(write.localId)})`)
+      .join(', ');
     const startedAt = performance.now();
     for (const write of writes) {
       write.writer = writer;
@@ -152,7 +166,12 @@ export class SyncClient {
   }
 
   /** Pulls every change after `cursor` (all pages); returns the rows and the new cursor. */
-  async pullAll(cursor: string | null): Promise<{ rows: { table: string; op: string; row: Record<string, unknown> | null; local_id: string | null }[]; cursor: string | null }> {
+  async pullAll(
+    cursor: string | null,
+  ): Promise<{
+    rows: { table: string; op: string; row: Record<string, unknown> | null; local_id: string | null }[];
+    cursor: string | null;
+  }> {
     const rows: { table: string; op: string; row: Record<string, unknown> | null; local_id: string | null }[] = [];
     let next = cursor;
     for (;;) {

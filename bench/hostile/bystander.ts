@@ -12,7 +12,11 @@ const socketUrl = `${url.replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${
 
 function kind3(ref: string, event: string, payload: unknown): Buffer {
   const parts = ['1', ref, topic, event, ''].map((text) => Buffer.from(text));
-  return Buffer.concat([Buffer.from([3, ...parts.map((part) => part.length), 1]), ...parts, Buffer.from(JSON.stringify(payload))]);
+  return Buffer.concat([
+    Buffer.from([3, ...parts.map((part) => part.length), 1]),
+    ...parts,
+    Buffer.from(JSON.stringify(payload)),
+  ]);
 }
 
 async function open(): Promise<WebSocket> {

@@ -1,7 +1,12 @@
 /** A plain node:http request, for methods fetch refuses to send (TRACE) and bodies it would reshape. */
 import { request } from 'node:http';
 
-export function rawRequest(url: string, method: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; body: string }> {
+export function rawRequest(
+  url: string,
+  method: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const req = request(url, { method, headers }, (response) => {
       let text = '';

@@ -23,11 +23,14 @@ export function stackProcesses(config: StackConfig): Service[] {
   if (state) {
     services.push({ name: 'supervisor', pid: state.pid, restarts: 0 });
     for (const service of state.services) {
-      if (service.pid !== undefined) services.push({ name: service.name, pid: service.pid, restarts: service.restarts });
+      if (service.pid !== undefined)
+        services.push({ name: service.name, pid: service.pid, restarts: service.restarts });
     }
   }
   try {
-    const postmaster = Number(readFileSync(join(config.stackDir, 'db', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const postmaster = Number(
+      readFileSync(join(config.stackDir, 'db', 'data', 'postmaster.pid'), 'utf8').split('\n')[0],
+    );
     if (Number.isInteger(postmaster)) services.push({ name: 'postgres', pid: postmaster, restarts: 0 });
   } catch {
     // No database state here.
@@ -41,7 +44,12 @@ export function exitedSince(config: StackConfig, before: Service[]): string[] {
   return before
     .filter((service) => {
       const current = now.get(service.name);
-      return current === undefined || current.pid !== service.pid || current.restarts !== service.restarts || !isAlive(service.pid);
+      return (
+        current === undefined ||
+        current.pid !== service.pid ||
+        current.restarts !== service.restarts ||
+        !isAlive(service.pid)
+      );
     })
     .map((service) => service.name);
 }

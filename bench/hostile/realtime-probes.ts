@@ -39,7 +39,10 @@ async function openSocket(target: Target, apikey = target.anonKey): Promise<RawS
  * One client sending broadcasts as fast as its socket takes them for `seconds`, rejoining whenever
  * the server shuts its channel and reconnecting when it drops the socket: what a hostile client does.
  */
-export async function flood(target: Target, options: { topic: string; private: boolean; token?: string; seconds: number }): Promise<ProbeResult> {
+export async function flood(
+  target: Target,
+  options: { topic: string; private: boolean; token?: string; seconds: number },
+): Promise<ProbeResult> {
   const receiver = await openSocket(target, options.private ? target.anonKey : target.anonKey);
   const join = (socket: RawSocket, ref: string) =>
     socket.join(options.topic, ref, { private: options.private }, options.token ? { access_token: options.token } : {});
@@ -74,11 +77,14 @@ export async function flood(target: Target, options: { topic: string; private: b
     while (open && performance.now() < end) {
       if (!joined) {
         rejoins++;
-        joined = (await join(socket, String(ref++)).catch(() => [0, 0, 0, 0, { status: 'timeout' }] as never))[4].status === 'ok';
+        joined =
+          (await join(socket, String(ref++)).catch(() => [0, 0, 0, 0, { status: 'timeout' }] as never))[4].status ===
+          'ok';
         continue;
       }
       if (socket.ws.bufferedAmount < 1024 * 1024) {
-        for (let i = 0; i < 200; i++) socket.ws.send(kind3(String(ref - 1), String(ref++), topic, 'flood', { i, pad: 'x'.repeat(64) }));
+        for (let i = 0; i < 200; i++)
+          socket.ws.send(kind3(String(ref - 1), String(ref++), topic, 'flood', { i, pad: 'x'.repeat(64) }));
         sent += 200;
       }
       await later();
@@ -94,15 +100,21 @@ export async function flood(target: Target, options: { topic: string; private: b
 }
 
 /** Sockets that stop reading while 128 KB broadcasts flow to them over HTTP. */
-export async function slowConsumers(target: Target, options: { sockets: number; seconds: number; droppedByServer: () => string }): Promise<ProbeResult> {
+export async function slowConsumers(
+  target: Target,
+  options: { sockets: number; seconds: number; droppedByServer: () => string },
+): Promise<ProbeResult> {
   const topic = `slow-${crypto.randomUUID().slice(0, 8)}`;
   const sockets: RawSocket[] = [];
   const refused: string[] = [];
   for (let i = 0; i < options.sockets; i += 25) {
-    const batch = await Promise.allSettled(Array.from({ length: Math.min(25, options.sockets - i) }, () => openSocket(target)));
+    const batch = await Promise.allSettled(
+      Array.from({ length: Math.min(25, options.sockets - i) }, () => openSocket(target)),
+    );
     for (const result of batch) {
       if (result.status === 'fulfilled') sockets.push(result.value);
-      else refused.push(result.reason instanceof HandshakeRefused ? `handshake ${result.reason.status}` : 'connect error');
+      else
+        refused.push(result.reason instanceof HandshakeRefused ? `handshake ${result.reason.status}` : 'connect error');
     }
   }
   await Promise.all(sockets.map((socket, i) => socket.join(topic, String(i + 1))));
@@ -136,10 +148,22 @@ export async function slowConsumers(target: Target, options: { sockets: number; 
 
 export async function burstJoins(target: Target, joins: number): Promise<ProbeResult> {
   const socket = await openSocket(target);
-  for (let i = 0; i < joins; i++) socket.send([String(i), String(i), `realtime:burst-${i}-${crypto.randomUUID().slice(0, 4)}`, 'phx_join', { config: {} }]);
-  const code = await Promise.race([socket.closed.then((c) => `close ${c}`), new Promise<string>((resolve) => setTimeout(() => resolve('still open after 10 s'), 10_000))]);
+  for (let i = 0; i < joins; i++)
+    socket.send([
+      String(i),
+      String(i),
+      `realtime:burst-${i}-${crypto.randomUUID().slice(0, 4)}`,
+      'phx_join',
+      { config: {} },
+    ]);
+  const code = await Promise.race([
+    socket.closed.then((c) => `close ${c}`),
+    new Promise<string>((resolve) => setTimeout(() => resolve('still open after 10 s'), 10_000)),
+  ]);
   socket.ws.terminate();
-  const replies = socket.frames.items.filter((f) => f[3] === 'phx_reply').map((f) => (f[4].status === 'ok' ? 'ok' : String(f[4].response?.reason)));
+  const replies = socket.frames.items
+    .filter((f) => f[3] === 'phx_reply')
+    .map((f) => (f[4].status === 'ok' ? 'ok' : String(f[4].response?.reason)));
   return { sent: `${joins} phx_join at once on one socket`, cameBack: `${count(replies)}; ${code}`, fiveXx: 0 };
 }
 
@@ -147,9 +171,18 @@ export async function presenceFlood(target: Target, tracks: number): Promise<Pro
   const socket = await openSocket(target);
   const name = `presence-${crypto.randomUUID().slice(0, 8)}`;
   await socket.join(name, '1', { presence: { key: 'p', enabled: true } });
-  for (let i = 0; i < tracks; i++) socket.send(['1', String(i + 2), `realtime:${name}`, 'presence', { type: 'presence', event: 'track', payload: { i } }]);
+  for (let i = 0; i < tracks; i++)
+    socket.send([
+      '1',
+      String(i + 2),
+      `realtime:${name}`,
+      'presence',
+      { type: 'presence', event: 'track', payload: { i } },
+    ]);
   await socket.frames.waitFor((f) => f[3] === 'phx_close', 5000, 'phx_close').catch(() => undefined);
-  const oks = socket.frames.items.filter((f) => f[3] === 'phx_reply' && f[4].status === 'ok' && Number(f[1]) >= 2).length;
+  const oks = socket.frames.items.filter(
+    (f) => f[3] === 'phx_reply' && f[4].status === 'ok' && Number(f[1]) >= 2,
+  ).length;
   const system = socket.frames.items.filter((f) => f[3] === 'system').map((f) => String(f[4].message));
   socket.close();
   return { sent: `${tracks} presence re-tracks at once`, cameBack: `${oks} ok; ${count(system)}`, fiveXx: 0 };
@@ -166,22 +199,35 @@ export async function oversized(target: Target): Promise<ProbeResult> {
     send(socket);
     const result = await Promise.race([
       socket.closed.then((code) => `close ${code}`),
-      socket.frames.waitFor((f) => f[3] === 'system' || (f[3] === 'phx_reply' && f[1] === '9'), 8000, 'an answer').then((f) =>
-        f[3] === 'system' ? `system "${f[4].message}"` : `reply ${JSON.stringify(f[4])}`,
-      ),
+      socket.frames
+        .waitFor((f) => f[3] === 'system' || (f[3] === 'phx_reply' && f[1] === '9'), 8000, 'an answer')
+        .then((f) => (f[3] === 'system' ? `system "${f[4].message}"` : `reply ${JSON.stringify(f[4])}`)),
     ]).catch(() => 'no answer');
     outcomes.push(`${what}: ${result}`);
     socket.ws.terminate();
   };
-  await attempt('256 KB broadcast', (s) => s.ws.send(kind3('1', '9', `realtime:${name}`, 'big', { blob: 'x'.repeat(256 * 1024) })));
-  await attempt('3.9 MB broadcast', (s) => s.ws.send(kind3('1', '9', `realtime:${name}`, 'big', { blob: 'x'.repeat(3_900_000) })));
-  const track = (payload: unknown) => (s: RawSocket) => s.send(['1', '9', `realtime:${name}`, 'presence', { type: 'presence', event: 'track', payload }]);
-  await attempt('presence meta of 1,000 keys', track(Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i]))), true);
+  await attempt('256 KB broadcast', (s) =>
+    s.ws.send(kind3('1', '9', `realtime:${name}`, 'big', { blob: 'x'.repeat(256 * 1024) })),
+  );
+  await attempt('3.9 MB broadcast', (s) =>
+    s.ws.send(kind3('1', '9', `realtime:${name}`, 'big', { blob: 'x'.repeat(3_900_000) })),
+  );
+  const track = (payload: unknown) => (s: RawSocket) =>
+    s.send(['1', '9', `realtime:${name}`, 'presence', { type: 'presence', event: 'track', payload }]);
+  await attempt(
+    'presence meta of 1,000 keys',
+    track(Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i]))),
+    true,
+  );
   await attempt('presence meta of 3.5 MB', track({ blob: 'x'.repeat(3_500_000) }), true);
   await attempt('presence meta of 2.9 MB', track({ blob: 'x'.repeat(2_900_000) }), true);
   const relayed = receiver.binary.items.length;
   receiver.close();
-  return { sent: '256 KB and 3.9 MB broadcasts; presence metas of 1,000 keys, 3.5 MB and 2.9 MB', cameBack: `${outcomes.join('; ')}; relayed to others: ${relayed}`, fiveXx: 0 };
+  return {
+    sent: '256 KB and 3.9 MB broadcasts; presence metas of 1,000 keys, 3.5 MB and 2.9 MB',
+    cameBack: `${outcomes.join('; ')}; relayed to others: ${relayed}`,
+    fiveXx: 0,
+  };
 }
 
 export async function idleSockets(target: Target, sockets: number): Promise<ProbeResult> {
@@ -213,15 +259,29 @@ export async function malformedFrames(target: Target): Promise<ProbeResult> {
     'not json',
   ];
   for (let i = 0; i < 200; i++) for (const frame of frames) v2socket.send(frame);
-  for (let i = 0; i < 200; i++) v1socket.send('{"topic":"phoenix","event":"heartbeat","payload":{},"ref":{"toString":null}}');
+  for (let i = 0; i < 200; i++)
+    v1socket.send('{"topic":"phoenix","event":"heartbeat","payload":{},"ref":{"toString":null}}');
   for (let i = 0; i < 200; i++) v2socket.ws.send(Buffer.from([i % 3, 255, 255, 255, 255, 255, 1]));
-  const alive = await Promise.all([v2socket.heartbeat('h').then(() => 'answers', () => 'silent'), (async () => {
-    v1socket.send({ topic: 'phoenix', event: 'heartbeat', payload: {}, ref: 'h' });
-    return v1socket.reply('h').then(() => 'answers', () => 'silent');
-  })()]);
+  const alive = await Promise.all([
+    v2socket.heartbeat('h').then(
+      () => 'answers',
+      () => 'silent',
+    ),
+    (async () => {
+      v1socket.send({ topic: 'phoenix', event: 'heartbeat', payload: {}, ref: 'h' });
+      return v1socket.reply('h').then(
+        () => 'answers',
+        () => 'silent',
+      );
+    })(),
+  ]);
   v2socket.close();
   v1socket.close();
-  return { sent: '1,000 malformed 2.0.0 text frames, 200 bad binary frames, 200 1.0.0 heartbeats with an object ref', cameBack: `2.0.0 socket ${alive[0]}, 1.0.0 socket ${alive[1]} to a heartbeat`, fiveXx: 0 };
+  return {
+    sent: '1,000 malformed 2.0.0 text frames, 200 bad binary frames, 200 1.0.0 heartbeats with an object ref',
+    cameBack: `2.0.0 socket ${alive[0]}, 1.0.0 socket ${alive[1]} to a heartbeat`,
+    fiveXx: 0,
+  };
 }
 
 export async function realtimeHttpInput(target: Target): Promise<ProbeResult> {
@@ -229,7 +289,11 @@ export async function realtimeHttpInput(target: Target): Promise<ProbeResult> {
   const name = `http-${crypto.randomUUID().slice(0, 8)}`;
   await listener.join(name, '1');
   const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-    fetch(`${target.url}/realtime/v1/api/broadcast${path}`, { method: 'POST', headers: { apikey: target.anonKey, 'content-type': 'application/json', ...headers }, body }).then(
+    fetch(`${target.url}/realtime/v1/api/broadcast${path}`, {
+      method: 'POST',
+      headers: { apikey: target.anonKey, 'content-type': 'application/json', ...headers },
+      body,
+    }).then(
       (answer) => answer.status,
       () => 0,
     );
@@ -241,11 +305,21 @@ export async function realtimeHttpInput(target: Target): Promise<ProbeResult> {
     post('', JSON.stringify({ messages: [{ topic: name, event: 'e', payload: {}, id: 'i'.repeat(300) }] })),
     post(`/${name}/events/${long}`, '{}'),
     post('', `{"messages":[{"topic":"${name}","event":"deep","payload":${'['.repeat(10_000)}${']'.repeat(10_000)}}]}`),
-    post('', '{"messages":[]}', { authorization: 'Bearer sb_secret_totally-made-up', apikey: 'sb_secret_totally-made-up' }),
-    rawRequest(`${target.url}/realtime/v1/api/broadcast`, 'TRACE', { apikey: target.anonKey }).then((answer) => answer.status),
+    post('', '{"messages":[]}', {
+      authorization: 'Bearer sb_secret_totally-made-up',
+      apikey: 'sb_secret_totally-made-up',
+    }),
+    rawRequest(`${target.url}/realtime/v1/api/broadcast`, 'TRACE', { apikey: target.anonKey }).then(
+      (answer) => answer.status,
+    ),
   ]);
   const good = await post('', JSON.stringify({ messages: [{ topic: name, event: 'good', payload: {} }] }));
-  const delivered = await listener.binary.waitFor((frame) => frame.includes('good'), 3000, 'the good message').then(() => 'delivered', () => 'NOT delivered');
+  const delivered = await listener.binary
+    .waitFor((frame) => frame.includes('good'), 3000, 'the good message')
+    .then(
+      () => 'delivered',
+      () => 'NOT delivered',
+    );
   listener.close();
   return {
     sent: '%ZZ path, null body, 300-byte event (batch and path), 300-byte id, 10,000-deep payload, made-up sb_secret key, TRACE; then a good message',

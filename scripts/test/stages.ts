@@ -107,8 +107,15 @@ export const stages: Stage[] = [
         allowFailure: true,
       });
       if (!existsSync(report)) return one(false);
-      const json = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; success: boolean };
-      return { passed: json.numPassedTests, failed: json.numFailedTests + (json.success ? 0 : json.numFailedTests === 0 ? 1 : 0) };
+      const json = JSON.parse(readFileSync(report, 'utf8')) as {
+        numPassedTests: number;
+        numFailedTests: number;
+        success: boolean;
+      };
+      return {
+        passed: json.numPassedTests,
+        failed: json.numFailedTests + (json.success ? 0 : json.numFailedTests === 0 ? 1 : 0),
+      };
     },
   },
   {
@@ -116,6 +123,12 @@ export const stages: Stage[] = [
     // path and a dropped socket with catch-up. Fails on any loss or any leak; latency is printed, never asserted.
     name: 'latency harness (small run)',
     run: async (config) =>
-      one(await succeeds(join(config.projectRoot, 'node_modules', '.bin', 'tsx'), ['bench/harness/latency.ts', '--quick'], config)),
+      one(
+        await succeeds(
+          join(config.projectRoot, 'node_modules', '.bin', 'tsx'),
+          ['bench/harness/latency.ts', '--quick'],
+          config,
+        ),
+      ),
   },
 ];

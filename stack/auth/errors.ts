@@ -30,7 +30,8 @@ export const refuse = {
   validation: (message: string) => new AuthError(400, 'validation_failed', message),
   invalidCredentials: () => new AuthError(400, 'invalid_credentials', 'Invalid login credentials'),
   unsupportedGrant: () => new AuthError(400, 'invalid_credentials', 'unsupported_grant_type'),
-  refreshNotFound: () => new AuthError(400, 'refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found'),
+  refreshNotFound: () =>
+    new AuthError(400, 'refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found'),
   refreshAlreadyUsed: () => new AuthError(400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used'),
   userExists: () => new AuthError(422, 'user_already_exists', 'User already registered'),
   emailExists: () => new AuthError(422, 'email_exists', 'A user with this email address has already been registered'),
@@ -38,10 +39,13 @@ export const refuse = {
   emailProviderDisabled: () => new AuthError(422, 'email_provider_disabled', 'Email signups are disabled'),
   anonymousDisabled: () => new AuthError(422, 'anonymous_provider_disabled', 'Anonymous sign-ins are disabled'),
   phoneProviderDisabled: () => new AuthError(400, 'phone_provider_disabled', 'Unsupported phone provider'),
-  emailSendingUnavailable: () => new AuthError(422, 'email_provider_disabled', 'Email sending is not configured on the local stack (no SMTP)'),
-  weakPassword: (message: string, reasons: string[]) => new AuthError(422, 'weak_password', message, { weak_password: { reasons } }),
+  emailSendingUnavailable: () =>
+    new AuthError(422, 'email_provider_disabled', 'Email sending is not configured on the local stack (no SMTP)'),
+  weakPassword: (message: string, reasons: string[]) =>
+    new AuthError(422, 'weak_password', message, { weak_password: { reasons } }),
   noAuthorization: () => new AuthError(401, 'no_authorization', 'This endpoint requires a Bearer token'),
-  badJwt: (detail: string) => new AuthError(403, 'bad_jwt', `invalid JWT: unable to parse or verify signature, ${detail}`),
+  badJwt: (detail: string) =>
+    new AuthError(403, 'bad_jwt', `invalid JWT: unable to parse or verify signature, ${detail}`),
   sessionNotFound: () => new AuthError(403, 'session_not_found', 'Session from session_id claim in JWT does not exist'),
   userNotFound: () => new AuthError(404, 'user_not_found', 'User not found'),
   notAdmin: () => new AuthError(403, 'not_admin', 'User not allowed'),
@@ -58,9 +62,19 @@ const wantsNamedCodes = (request: IncomingMessage) => {
   return typeof version === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(version) && version >= apiVersion;
 };
 
-export function sendAuthJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendAuthJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (response.headersSent) return;
-  response.writeHead(status, { ...corsHeaders, 'content-type': 'application/json', 'x-supabase-api-version': apiVersion, ...headers });
+  response.writeHead(status, {
+    ...corsHeaders,
+    'content-type': 'application/json',
+    'x-supabase-api-version': apiVersion,
+    ...headers,
+  });
   response.end(body === undefined ? undefined : JSON.stringify(body));
 }
 

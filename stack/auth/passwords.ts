@@ -9,7 +9,12 @@ const sets: Record<string, string[]> = {
   '': [],
   letters_digits: ['abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ', '0123456789'],
   lower_upper_letters_digits: ['abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', '0123456789'],
-  lower_upper_letters_digits_symbols: ['abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', '0123456789', '!@#$%^&*()_+-=[]{};\'\\:"|<>?,./`~'],
+  lower_upper_letters_digits_symbols: [
+    'abcdefghijklmnopqrstuvwxyz',
+    'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+    '0123456789',
+    '!@#$%^&*()_+-=[]{};\'\\:"|<>?,./`~',
+  ],
 };
 
 export function checkPassword(password: string, settings: AuthSettings): void {
@@ -22,7 +27,9 @@ export function checkPassword(password: string, settings: AuthSettings): void {
   const required = sets[settings.passwordRequirements] ?? [];
   if (!required.every((set) => [...password].some((char) => set.includes(char)))) {
     reasons.push('characters');
-    messages.push(`Password should contain at least one character of each: ${required.map((set) => JSON.stringify(set)).join(', ')}.`);
+    messages.push(
+      `Password should contain at least one character of each: ${required.map((set) => JSON.stringify(set)).join(', ')}.`,
+    );
   }
   if (reasons.length > 0) throw refuse.weakPassword(messages.join(' '), reasons);
 }

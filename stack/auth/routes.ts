@@ -40,10 +40,23 @@ export interface AuthContext {
 
 const metadata = z.record(z.string(), z.unknown());
 const email = z.string().trim().max(255);
-const signupBody = z.object({ email: email.optional(), phone: z.string().optional(), password: z.string().max(72).optional(), data: metadata.optional() });
-const passwordGrant = z.object({ email: email.optional(), phone: z.string().optional(), password: z.string().max(1000) });
+const signupBody = z.object({
+  email: email.optional(),
+  phone: z.string().optional(),
+  password: z.string().max(72).optional(),
+  data: metadata.optional(),
+});
+const passwordGrant = z.object({
+  email: email.optional(),
+  phone: z.string().optional(),
+  password: z.string().max(1000),
+});
 const refreshGrant = z.object({ refresh_token: z.string().min(1).max(255) });
-const userUpdate = z.object({ password: z.string().max(72).optional(), data: metadata.optional(), email: email.optional() });
+const userUpdate = z.object({
+  password: z.string().max(72).optional(),
+  data: metadata.optional(),
+  email: email.optional(),
+});
 const adminUser = z.object({
   email: email.optional(),
   password: z.string().max(72).optional(),
@@ -93,7 +106,8 @@ export function createRoutes(context: AuthContext) {
       if (error instanceof JwtError) throw refuse.badJwt(error.message);
       throw error;
     }
-    if (typeof claims.sub !== 'string' || !uuid.safeParse(claims.sub).success) throw refuse.badJwt('the token has no user (sub)');
+    if (typeof claims.sub !== 'string' || !uuid.safeParse(claims.sub).success)
+      throw refuse.badJwt('the token has no user (sub)');
     const sessionId = typeof claims.session_id === 'string' ? claims.session_id : undefined;
     if (sessionId !== undefined && !(await sessionExists(sql, sessionId))) throw refuse.sessionNotFound();
     return claims as Claims & { sub: string };
@@ -112,12 +126,19 @@ export function createRoutes(context: AuthContext) {
   }
 
   return {
-    health: (): AuthAnswer => ({ status: 200, body: { version: 'virgil-local', name: 'GoTrue', description: 'GoTrue-compatible Auth of the local stack' } }),
+    health: (): AuthAnswer => ({
+      status: 200,
+      body: { version: 'virgil-local', name: 'GoTrue', description: 'GoTrue-compatible Auth of the local stack' },
+    }),
 
     settings: (): AuthAnswer => ({
       status: 200,
       body: {
-        external: { anonymous_users: settings.enableAnonymousSignIns, email: settings.email.enableSignup, phone: false },
+        external: {
+          anonymous_users: settings.enableAnonymousSignIns,
+          email: settings.email.enableSignup,
+          phone: false,
+        },
         disable_signup: !settings.enableSignup,
         mailer_autoconfirm: !settings.email.enableConfirmations,
         phone_autoconfirm: false,
@@ -133,7 +154,15 @@ export function createRoutes(context: AuthContext) {
       if (!body.email && !body.password) {
         if (!settings.enableAnonymousSignIns) throw refuse.anonymousDisabled();
         limited(anonymousLimit, request);
-        const user = await insertUser(sql, { email: null, password: null, bcryptCost: settings.bcryptCost, emailConfirmed: false, appMetadata: {}, userMetadata: body.data ?? {}, anonymous: true });
+        const user = await insertUser(sql, {
+          email: null,
+          password: null,
+          bcryptCost: settings.bcryptCost,
+          emailConfirmed: false,
+          appMetadata: {},
+          userMetadata: body.data ?? {},
+          anonymous: true,
+        });
         await audit(sql, 'user_signedup', user, request.ip, { provider: 'anonymous' });
         return { status: 200, body: await sessionFor(user, 'anonymous', request) };
       }
@@ -146,7 +175,15 @@ export function createRoutes(context: AuthContext) {
       if (await userByEmail(sql, address)) throw refuse.userExists();
       let user: UserRow;
       try {
-        user = await insertUser(sql, { email: address, password: body.password, bcryptCost: settings.bcryptCost, emailConfirmed: !settings.email.enableConfirmations, appMetadata: {}, userMetadata: body.data ?? {}, anonymous: false });
+        user = await insertUser(sql, {
+          email: address,
+          password: body.password,
+          bcryptCost: settings.bcryptCost,
+          emailConfirmed: !settings.email.enableConfirmations,
+          appMetadata: {},
+          userMetadata: body.data ?? {},
+          anonymous: false,
+        });
       } catch (error) {
         // Two sign-ups of one address at once: the unique index decides, as in GoTrue.
         if ((error as { code?: string }).code === '23505') throw refuse.userExists();
@@ -169,8 +206,10 @@ export function createRoutes(context: AuthContext) {
         limited(signInLimit, request);
         const user = validEmail(body.email) ? await userByEmail(sql, body.email) : undefined;
         if (!user || !(await passwordMatches(sql, user.id, body.password))) throw refuse.invalidCredentials();
-        if (!user.email_confirmed_at && settings.email.enableConfirmations) throw new AuthError(400, 'email_not_confirmed', 'Email not confirmed');
-        if (user.banned_until && user.banned_until.getTime() > Date.now()) throw new AuthError(400, 'user_banned', 'User is banned');
+        if (!user.email_confirmed_at && settings.email.enableConfirmations)
+          throw new AuthError(400, 'email_not_confirmed', 'Email not confirmed');
+        if (user.banned_until && user.banned_until.getTime() > Date.now())
+          throw new AuthError(400, 'user_banned', 'User is banned');
         await audit(sql, 'login', user, request.ip, { provider: 'email' });
         return { status: 200, body: await sessionFor(user, 'password', request) };
       }
@@ -188,15 +227,27 @@ export function createRoutes(context: AuthContext) {
 
     async logout(request: AuthRequest): Promise<AuthAnswer> {
       const scope = (request.query.get('scope') ?? 'global') as LogoutScope;
-      if (!['global', 'local', 'others'].includes(scope)) throw refuse.validation(`Unsupported logout scope "${scope}"`);
+      if (!['global', 'local', 'others'].includes(scope))
+        throw refuse.validation(`Unsupported logout scope "${scope}"`);
       const claims = await signedIn(request).catch((error: unknown) => {
         // Signing out of a session that is already gone succeeds, as in GoTrue.
         if (error instanceof AuthError && error.code === 'session_not_found') return undefined;
         throw error;
       });
       if (claims) {
-        await endSessions(sql, claims.sub, typeof claims.session_id === 'string' ? claims.session_id : undefined, scope);
-        await audit(sql, 'logout', { id: claims.sub, email: typeof claims.email === 'string' ? claims.email : '' }, request.ip, { scope });
+        await endSessions(
+          sql,
+          claims.sub,
+          typeof claims.session_id === 'string' ? claims.session_id : undefined,
+          scope,
+        );
+        await audit(
+          sql,
+          'logout',
+          { id: claims.sub, email: typeof claims.email === 'string' ? claims.email : '' },
+          request.ip,
+          { scope },
+        );
       }
       return { status: 204 };
     },
@@ -229,9 +280,13 @@ export function createRoutes(context: AuthContext) {
       await admin(request);
       const page = Math.max(1, Number.parseInt(request.query.get('page') ?? '1', 10) || 1);
       const perPage = Math.min(1000, Math.max(1, Number.parseInt(request.query.get('per_page') ?? '50', 10) || 50));
-      const [counted] = await sql<{ total: number }[]>`select count(*)::int as total from auth.users where deleted_at is null`;
+      const [counted] = await sql<
+        { total: number }[]
+      >`select count(*)::int as total from auth.users where deleted_at is null`;
       const total = counted?.total ?? 0;
-      const ids = await sql<{ id: string }[]>`select id from auth.users where deleted_at is null order by created_at, id limit ${perPage} offset ${(page - 1) * perPage}`;
+      const ids = await sql<
+        { id: string }[]
+      >`select id from auth.users where deleted_at is null order by created_at, id limit ${perPage} offset ${(page - 1) * perPage}`;
       const users = [];
       for (const { id } of ids) users.push(await userJson(sql, (await userById(sql, id))!));
       return { status: 200, body: { users, aud: 'authenticated' }, headers: { 'x-total-count': String(total) } };
@@ -245,8 +300,14 @@ export function createRoutes(context: AuthContext) {
       if (body.password !== undefined) checkPassword(body.password, settings);
       if (await userByEmail(sql, address)) throw refuse.emailExists();
       const user = await insertUser(sql, {
-        email: address, password: body.password ?? null, bcryptCost: settings.bcryptCost, emailConfirmed: body.email_confirm ?? false,
-        appMetadata: body.app_metadata ?? {}, userMetadata: body.user_metadata ?? {}, anonymous: false, role: body.role,
+        email: address,
+        password: body.password ?? null,
+        bcryptCost: settings.bcryptCost,
+        emailConfirmed: body.email_confirm ?? false,
+        appMetadata: body.app_metadata ?? {},
+        userMetadata: body.user_metadata ?? {},
+        anonymous: false,
+        role: body.role,
       });
       return { status: 200, body: await userJson(sql, user) };
     },
@@ -265,18 +326,24 @@ export function createRoutes(context: AuthContext) {
       if (!user) throw refuse.userNotFound();
       if (body.password !== undefined) checkPassword(body.password, settings);
       const address = body.email === undefined ? undefined : requireEmail(body.email);
-      await sql.begin(async (tx) => {
-        if (address !== undefined) await tx`update auth.users set email = ${address} where id = ${id}`;
-        if (body.password !== undefined) await tx`update auth.users set encrypted_password = extensions.crypt(${body.password}, extensions.gen_salt('bf', ${settings.bcryptCost})) where id = ${id}`;
-        if (body.email_confirm === true) await tx`update auth.users set email_confirmed_at = coalesce(email_confirmed_at, now()) where id = ${id}`;
-        if (body.user_metadata !== undefined) await tx`update auth.users set raw_user_meta_data = ${tx.json(body.user_metadata as never)} where id = ${id}`;
-        if (body.app_metadata !== undefined) await tx`update auth.users set raw_app_meta_data = coalesce(raw_app_meta_data, '{}'::jsonb) || ${tx.json(body.app_metadata as never)} where id = ${id}`;
-        if (body.role !== undefined) await tx`update auth.users set role = ${body.role} where id = ${id}`;
-        await tx`update auth.users set updated_at = now() where id = ${id}`;
-      }).catch((error: unknown) => {
-        if ((error as { code?: string }).code === '23505') throw refuse.emailExists();
-        throw error;
-      });
+      await sql
+        .begin(async (tx) => {
+          if (address !== undefined) await tx`update auth.users set email = ${address} where id = ${id}`;
+          if (body.password !== undefined)
+            await tx`update auth.users set encrypted_password = extensions.crypt(${body.password}, extensions.gen_salt('bf', ${settings.bcryptCost})) where id = ${id}`;
+          if (body.email_confirm === true)
+            await tx`update auth.users set email_confirmed_at = coalesce(email_confirmed_at, now()) where id = ${id}`;
+          if (body.user_metadata !== undefined)
+            await tx`update auth.users set raw_user_meta_data = ${tx.json(body.user_metadata as never)} where id = ${id}`;
+          if (body.app_metadata !== undefined)
+            await tx`update auth.users set raw_app_meta_data = coalesce(raw_app_meta_data, '{}'::jsonb) || ${tx.json(body.app_metadata as never)} where id = ${id}`;
+          if (body.role !== undefined) await tx`update auth.users set role = ${body.role} where id = ${id}`;
+          await tx`update auth.users set updated_at = now() where id = ${id}`;
+        })
+        .catch((error: unknown) => {
+          if ((error as { code?: string }).code === '23505') throw refuse.emailExists();
+          throw error;
+        });
       return { status: 200, body: await userJson(sql, (await userById(sql, id))!) };
     },
 

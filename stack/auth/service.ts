@@ -51,7 +51,8 @@ function parseJson(raw: Buffer): unknown {
 
 /** An error PostgreSQL sent, or the loss of the connection to it (postgres.js codes), not a bug here. */
 const fromDatabase = (error: unknown) =>
-  sqlState(error) !== undefined || /^(ECONN|CONNECT_TIMEOUT|CONNECTION_)/.test(String((error as { code?: unknown } | null)?.code ?? ''));
+  sqlState(error) !== undefined ||
+  /^(ECONN|CONNECT_TIMEOUT|CONNECTION_)/.test(String((error as { code?: unknown } | null)?.code ?? ''));
 
 const firstHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
@@ -93,11 +94,28 @@ export const authService: ServiceFactory = async (config: StackConfig): Promise<
       throw refuse.methodNotAllowed(method);
     }
     // Flows that need a mail or SMS provider, which the local stack does not have.
-    if (method === 'POST' && ['/otp', '/magiclink', '/recover', '/resend', '/invite', '/reauthenticate'].includes(path)) {
+    if (
+      method === 'POST' &&
+      ['/otp', '/magiclink', '/recover', '/resend', '/invite', '/reauthenticate'].includes(path)
+    ) {
       const body = request.body as { phone?: unknown } | undefined;
-      throw body && typeof body === 'object' && 'phone' in body && body.phone ? refuse.phoneProviderDisabled() : refuse.emailSendingUnavailable();
+      throw body && typeof body === 'object' && 'phone' in body && body.phone
+        ? refuse.phoneProviderDisabled()
+        : refuse.emailSendingUnavailable();
     }
-    if (['/health', '/settings', '/signup', '/token', '/logout', '/user', '/admin/users', '/.well-known/jwks.json'].includes(path)) throw refuse.methodNotAllowed(method);
+    if (
+      [
+        '/health',
+        '/settings',
+        '/signup',
+        '/token',
+        '/logout',
+        '/user',
+        '/admin/users',
+        '/.well-known/jwks.json',
+      ].includes(path)
+    )
+      throw refuse.methodNotAllowed(method);
     throw refuse.notFound(`${method} /auth/v1${path}`);
   }
 
@@ -129,7 +147,12 @@ export const authService: ServiceFactory = async (config: StackConfig): Promise<
         if (error instanceof AuthError) return sendAuthError(request, response, error);
         if (fromDatabase(error) && classifyPgError(error) === 'retryable') {
           log(`[auth] database busy on ${method} ${url.pathname}: ${(error as Error).message}`);
-          return sendJson(response, 503, { code: 'service_unavailable', message: 'Auth is busy; retry' }, { 'retry-after': '1' });
+          return sendJson(
+            response,
+            503,
+            { code: 'service_unavailable', message: 'Auth is busy; retry' },
+            { 'retry-after': '1' },
+          );
         }
         throw error;
       }

@@ -23,7 +23,12 @@ export interface Session {
 
 const newRefreshToken = () => randomBytes(16).toString('base64url');
 
-export async function createSession(sql: Sql, userId: string, method: string, client: { userAgent?: string; ip?: string }): Promise<Session> {
+export async function createSession(
+  sql: Sql,
+  userId: string,
+  method: string,
+  client: { userAgent?: string; ip?: string },
+): Promise<Session> {
   return sql.begin(async (tx) => {
     const id = crypto.randomUUID();
     const token = newRefreshToken();
@@ -41,13 +46,18 @@ export async function createSession(sql: Sql, userId: string, method: string, cl
 async function amrOf(tx: TransactionSql, sessionId: string): Promise<Session['amr']> {
   const rows = await tx<{ authentication_method: string; created_at: Date }[]>`
     select authentication_method, created_at from auth.mfa_amr_claims where session_id = ${sessionId} order by created_at`;
-  return rows.map((row) => ({ method: row.authentication_method, timestamp: Math.floor(row.created_at.getTime() / 1000) }));
+  return rows.map((row) => ({
+    method: row.authentication_method,
+    timestamp: Math.floor(row.created_at.getTime() / 1000),
+  }));
 }
 
 /** The refresh grant: the session the token belongs to, with the refresh token to hand out now. */
 export async function refresh(sql: Sql, token: string, settings: AuthSettings): Promise<Session> {
   const outcome = await sql.begin(async (tx) => {
-    const [used] = await tx<{ id: string; user_id: string; revoked: boolean; session_id: string | null; updated_at: Date }[]>`
+    const [used] = await tx<
+      { id: string; user_id: string; revoked: boolean; session_id: string | null; updated_at: Date }[]
+    >`
       select id, user_id, revoked, session_id, updated_at from auth.refresh_tokens where token = ${token} for update`;
     if (!used || !used.session_id) return { error: refuse.refreshNotFound() };
     const sessionId = used.session_id;
@@ -57,7 +67,9 @@ export async function refresh(sql: Sql, token: string, settings: AuthSettings): 
         select token, parent from auth.refresh_tokens where session_id = ${sessionId} and not revoked order by id desc limit 1`;
       const withinInterval = Date.now() - used.updated_at.getTime() < settings.refreshTokenReuseInterval * 1000;
       if (settings.enableRefreshTokenRotation && withinInterval && active?.parent === token) {
-        return { session: { id: sessionId, userId: used.user_id, refreshToken: active.token, amr: await amrOf(tx, sessionId) } };
+        return {
+          session: { id: sessionId, userId: used.user_id, refreshToken: active.token, amr: await amrOf(tx, sessionId) },
+        };
       }
       // Reuse outside the interval: the token may have been stolen; the whole family is revoked.
       await tx`update auth.refresh_tokens set revoked = true, updated_at = now() where session_id = ${sessionId} and not revoked`;
@@ -86,15 +98,33 @@ export async function sessionExists(sql: Sql, sessionId: string): Promise<boolea
 export type LogoutScope = 'global' | 'local' | 'others';
 
 /** Ends sessions: this one (`local`), every one of the user (`global`), or all but this (`others`). */
-export async function endSessions(sql: Sql, userId: string, sessionId: string | undefined, scope: LogoutScope): Promise<void> {
+export async function endSessions(
+  sql: Sql,
+  userId: string,
+  sessionId: string | undefined,
+  scope: LogoutScope,
+): Promise<void> {
   if (scope === 'global' || sessionId === undefined) await sql`delete from auth.sessions where user_id = ${userId}`;
   else if (scope === 'local') await sql`delete from auth.sessions where id = ${sessionId}`;
   else await sql`delete from auth.sessions where user_id = ${userId} and id <> ${sessionId}`;
 }
 
 /** An audit log entry as GoTrue writes one (internal/models/audit_log_entry.go). */
-export async function audit(sql: Sql, action: string, actor: { id: string; email?: string | null }, ip: string | undefined, traits: Record<string, unknown> = {}): Promise<void> {
-  const payload = { actor_id: actor.id, actor_username: actor.email ?? '', actor_via_sso: false, action, log_type: action.startsWith('token') ? 'token' : action.startsWith('user') ? 'user' : 'account', traits };
+export async function audit(
+  sql: Sql,
+  action: string,
+  actor: { id: string; email?: string | null },
+  ip: string | undefined,
+  traits: Record<string, unknown> = {},
+): Promise<void> {
+  const payload = {
+    actor_id: actor.id,
+    actor_username: actor.email ?? '',
+    actor_via_sso: false,
+    action,
+    log_type: action.startsWith('token') ? 'token' : action.startsWith('user') ? 'user' : 'account',
+    traits,
+  };
   await sql`insert into auth.audit_log_entries (instance_id, id, payload, created_at, ip_address)
             values ('00000000-0000-0000-0000-000000000000', ${crypto.randomUUID()}, ${sql.json(payload as never)}, now(), ${(ip ?? '').slice(0, 64)})`;
 }

@@ -5,7 +5,11 @@
  */
 import { configInvalid } from '../lib/errors.ts';
 
-export type PasswordRequirements = '' | 'letters_digits' | 'lower_upper_letters_digits' | 'lower_upper_letters_digits_symbols';
+export type PasswordRequirements =
+  | ''
+  | 'letters_digits'
+  | 'lower_upper_letters_digits'
+  | 'lower_upper_letters_digits_symbols';
 
 export interface AuthSettings {
   enabled: boolean;
@@ -29,18 +33,21 @@ export interface AuthSettings {
 }
 
 type Toml = Record<string, unknown>;
-const table = (toml: Toml, name: string): Toml => (typeof toml[name] === 'object' && toml[name] !== null ? (toml[name] as Toml) : {});
+const table = (toml: Toml, name: string): Toml =>
+  typeof toml[name] === 'object' && toml[name] !== null ? (toml[name] as Toml) : {};
 
 function read<T>(value: unknown, fallback: T, where: string, check: (raw: unknown) => raw is T): T {
   if (value === undefined) return fallback;
-  if (!check(value)) throw configInvalid(`${where} in supabase/config.toml has the wrong type: ${JSON.stringify(value)}`);
+  if (!check(value))
+    throw configInvalid(`${where} in supabase/config.toml has the wrong type: ${JSON.stringify(value)}`);
   return value;
 }
 const isBool = (raw: unknown): raw is boolean => typeof raw === 'boolean';
 const isCount = (raw: unknown): raw is number => typeof raw === 'number' && Number.isInteger(raw) && raw >= 0;
 const isText = (raw: unknown): raw is string => typeof raw === 'string';
 const requirementKinds = ['', 'letters_digits', 'lower_upper_letters_digits', 'lower_upper_letters_digits_symbols'];
-const isRequirement = (raw: unknown): raw is PasswordRequirements => typeof raw === 'string' && requirementKinds.includes(raw);
+const isRequirement = (raw: unknown): raw is PasswordRequirements =>
+  typeof raw === 'string' && requirementKinds.includes(raw);
 
 function fromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -55,7 +62,8 @@ export function authSettings(toml: Toml, env: NodeJS.ProcessEnv, apiUrl: string)
   const limits = table(auth, 'rate_limit');
   const externalUrl = read(auth.external_url, '', '[auth] external_url', isText) || `${apiUrl}/auth/v1`;
   const jwtExpiry = fromEnv(env, 'VIRGIL_AUTH_JWT_EXPIRY', read(auth.jwt_expiry, 3600, '[auth] jwt_expiry', isCount));
-  if (jwtExpiry < 1 || jwtExpiry > 604_800) throw configInvalid(`[auth] jwt_expiry must be from 1 to 604800 seconds, got ${jwtExpiry}`);
+  if (jwtExpiry < 1 || jwtExpiry > 604_800)
+    throw configInvalid(`[auth] jwt_expiry must be from 1 to 604800 seconds, got ${jwtExpiry}`);
   return {
     enabled: read(auth.enabled, true, '[auth] enabled', isBool),
     externalUrl,
@@ -63,8 +71,17 @@ export function authSettings(toml: Toml, env: NodeJS.ProcessEnv, apiUrl: string)
     jwtExpiry,
     enableSignup: read(auth.enable_signup, true, '[auth] enable_signup', isBool),
     enableAnonymousSignIns: read(auth.enable_anonymous_sign_ins, false, '[auth] enable_anonymous_sign_ins', isBool),
-    enableRefreshTokenRotation: read(auth.enable_refresh_token_rotation, true, '[auth] enable_refresh_token_rotation', isBool),
-    refreshTokenReuseInterval: fromEnv(env, 'VIRGIL_AUTH_REFRESH_TOKEN_REUSE_INTERVAL', read(auth.refresh_token_reuse_interval, 10, '[auth] refresh_token_reuse_interval', isCount)),
+    enableRefreshTokenRotation: read(
+      auth.enable_refresh_token_rotation,
+      true,
+      '[auth] enable_refresh_token_rotation',
+      isBool,
+    ),
+    refreshTokenReuseInterval: fromEnv(
+      env,
+      'VIRGIL_AUTH_REFRESH_TOKEN_REUSE_INTERVAL',
+      read(auth.refresh_token_reuse_interval, 10, '[auth] refresh_token_reuse_interval', isCount),
+    ),
     minimumPasswordLength: read(auth.minimum_password_length, 6, '[auth] minimum_password_length', isCount),
     passwordRequirements: read(auth.password_requirements, '', '[auth] password_requirements', isRequirement),
     email: {
@@ -72,9 +89,21 @@ export function authSettings(toml: Toml, env: NodeJS.ProcessEnv, apiUrl: string)
       enableConfirmations: read(email.enable_confirmations, false, '[auth.email] enable_confirmations', isBool),
     },
     rateLimit: {
-      signInSignUps: fromEnv(env, 'VIRGIL_AUTH_RATE_LIMIT_SIGN_IN_SIGN_UPS', read(limits.sign_in_sign_ups, 30, '[auth.rate_limit] sign_in_sign_ups', isCount)),
-      tokenRefresh: fromEnv(env, 'VIRGIL_AUTH_RATE_LIMIT_TOKEN_REFRESH', read(limits.token_refresh, 150, '[auth.rate_limit] token_refresh', isCount)),
-      anonymousUsers: fromEnv(env, 'VIRGIL_AUTH_RATE_LIMIT_ANONYMOUS_USERS', read(limits.anonymous_users, 30, '[auth.rate_limit] anonymous_users', isCount)),
+      signInSignUps: fromEnv(
+        env,
+        'VIRGIL_AUTH_RATE_LIMIT_SIGN_IN_SIGN_UPS',
+        read(limits.sign_in_sign_ups, 30, '[auth.rate_limit] sign_in_sign_ups', isCount),
+      ),
+      tokenRefresh: fromEnv(
+        env,
+        'VIRGIL_AUTH_RATE_LIMIT_TOKEN_REFRESH',
+        read(limits.token_refresh, 150, '[auth.rate_limit] token_refresh', isCount),
+      ),
+      anonymousUsers: fromEnv(
+        env,
+        'VIRGIL_AUTH_RATE_LIMIT_ANONYMOUS_USERS',
+        read(limits.anonymous_users, 30, '[auth.rate_limit] anonymous_users', isCount),
+      ),
     },
     bcryptCost: 10,
   };

@@ -18,7 +18,12 @@ export interface TokenAnswer {
   user: Record<string, unknown>;
 }
 
-export async function accessToken(user: UserRow, session: Session, settings: AuthSettings, keys: KeySet): Promise<{ token: string; expiresAt: number }> {
+export async function accessToken(
+  user: UserRow,
+  session: Session,
+  settings: AuthSettings,
+  keys: KeySet,
+): Promise<{ token: string; expiresAt: number }> {
   const iat = Math.floor(Date.now() / 1000);
   const exp = iat + settings.jwtExpiry;
   const token = await signWithSigningKey(
@@ -43,7 +48,20 @@ export async function accessToken(user: UserRow, session: Session, settings: Aut
   return { token, expiresAt: exp };
 }
 
-export async function tokenAnswer(user: UserRow, userJson: Record<string, unknown>, session: Session, settings: AuthSettings, keys: KeySet): Promise<TokenAnswer> {
+export async function tokenAnswer(
+  user: UserRow,
+  userJson: Record<string, unknown>,
+  session: Session,
+  settings: AuthSettings,
+  keys: KeySet,
+): Promise<TokenAnswer> {
   const { token, expiresAt } = await accessToken(user, session, settings, keys);
-  return { access_token: token, token_type: 'bearer', expires_in: settings.jwtExpiry, expires_at: expiresAt, refresh_token: session.refreshToken, user: userJson };
+  return {
+    access_token: token,
+    token_type: 'bearer',
+    expires_in: settings.jwtExpiry,
+    expires_at: expiresAt,
+    refresh_token: session.refreshToken,
+    user: userJson,
+  };
 }

@@ -79,7 +79,9 @@ const userColumns = (sql: Sql) => sql`
   banned_until, is_anonymous`;
 
 export async function userById(sql: Sql, id: string): Promise<UserRow | undefined> {
-  const [user] = await sql<UserRow[]>`select ${userColumns(sql)} from auth.users where id = ${id} and deleted_at is null`;
+  const [user] = await sql<
+    UserRow[]
+  >`select ${userColumns(sql)} from auth.users where id = ${id} and deleted_at is null`;
   return user;
 }
 

@@ -7,7 +7,17 @@
  * since PostgreSQL refuses to run as root.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, chownSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { StackError, portInUse } from '../lib/errors.ts';
@@ -122,13 +132,20 @@ export async function createCluster(pg: PostgresInstall, config: StackConfig): P
     await run(
       join(pg.binDir, 'initdb'),
       [
-        '--pgdata', paths.data,
-        '--username', 'supabase_admin',
-        '--pwfile', passwordFile,
-        '--auth-local', 'trust',
-        '--auth-host', 'scram-sha-256',
-        '--encoding', 'UTF8',
-        '--locale', 'C.UTF-8',
+        '--pgdata',
+        paths.data,
+        '--username',
+        'supabase_admin',
+        '--pwfile',
+        passwordFile,
+        '--auth-local',
+        'trust',
+        '--auth-host',
+        'scram-sha-256',
+        '--encoding',
+        'UTF8',
+        '--locale',
+        'C.UTF-8',
         '--no-sync',
       ],
       { asUser: serverUser },

@@ -147,7 +147,9 @@ export async function lintDatabase(config: StackConfig): Promise<void> {
  */
 export async function adviseDatabase(config: StackConfig): Promise<void> {
   await requireRunning(config);
-  await supabaseCli(config, ['db', 'advisors', '--type', 'all', '--level', 'warn', '--fail-on', 'warn'], { inherit: true });
+  await supabaseCli(config, ['db', 'advisors', '--type', 'all', '--level', 'warn', '--fail-on', 'warn'], {
+    inherit: true,
+  });
 }
 
 export function testFiles(config: StackConfig): string[] {
@@ -171,8 +173,18 @@ export async function testDatabase(
     const result = await run(
       'pg_prove',
       [
-        '--host', '127.0.0.1', '--port', String(config.db.port), '--username', 'postgres', '--dbname', 'postgres',
-        '--ext', '.sql', '--failures', ...(options.files ?? testFiles(config)),
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(config.db.port),
+        '--username',
+        'postgres',
+        '--dbname',
+        'postgres',
+        '--ext',
+        '.sql',
+        '--failures',
+        ...(options.files ?? testFiles(config)),
       ],
       { env: { ...process.env, PGPASSWORD: 'postgres' }, inherit: options.inherit ?? true, allowFailure: true },
     );

@@ -86,7 +86,10 @@ async function ensureSafeupdate(install: PostgresInstall, log: (line: string) =>
   const installed = join(install.libDir, 'safeupdate.so');
   if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(join(source, 'safeupdate.c')).mtimeMs) return;
   if (!isRoot()) {
-    throw prerequisiteMissing('the safeupdate module', `build it as root: sudo make -C ${source} PG_CONFIG=${pgConfigOf(install)} install`);
+    throw prerequisiteMissing(
+      'the safeupdate module',
+      `build it as root: sudo make -C ${source} PG_CONFIG=${pgConfigOf(install)} install`,
+    );
   }
   log('building the safeupdate module with PGXS');
   // Build in a copy, so that the working tree never holds build products.
@@ -101,9 +104,7 @@ async function ensureSafeupdate(install: PostgresInstall, log: (line: string) =>
 
 /** Locates a PostgreSQL server of the given major version (in `binDir` first, when given), or returns undefined. */
 export function findPostgres(major: number, binDir?: string): PostgresInstall | undefined {
-  const candidates = [binDir, `/usr/lib/postgresql/${major}/bin`].filter(
-    (dir): dir is string => Boolean(dir),
-  );
+  const candidates = [binDir, `/usr/lib/postgresql/${major}/bin`].filter((dir): dir is string => Boolean(dir));
   for (const binDir of candidates) {
     if (!['initdb', 'pg_ctl', 'postgres'].every((tool) => existsSync(join(binDir, tool)))) continue;
     const prefix = dirname(realpathSync(binDir));
@@ -129,7 +130,11 @@ async function missing(major: number, binDir?: string): Promise<Requirement[]> {
  * Makes sure everything the stack needs is installed, installing it with apt-get where we may.
  * Returns where PostgreSQL lives.
  */
-export async function ensurePrerequisites(major: number, log: (line: string) => void, binDir?: string): Promise<PostgresInstall> {
+export async function ensurePrerequisites(
+  major: number,
+  log: (line: string) => void,
+  binDir?: string,
+): Promise<PostgresInstall> {
   let absent = await missing(major, binDir);
   if (absent.length > 0) {
     const packages = absent.map((requirement) => requirement.aptPackage(major));

@@ -19,7 +19,14 @@ export const typesFile = (config: StackConfig) =>
 
 /** The types of the stack's database as the CLI generates them, formatted. */
 export async function generateTypes(config: StackConfig): Promise<string> {
-  const { stdout } = await supabaseCli(config, ['gen', 'types', '--lang', 'typescript', '--schema', typedSchemas.join(',')]);
+  const { stdout } = await supabaseCli(config, [
+    'gen',
+    'types',
+    '--lang',
+    'typescript',
+    '--schema',
+    typedSchemas.join(','),
+  ]);
   const scratch = mkdtempSync(join(config.stackDir, 'types-'));
   try {
     const file = join(scratch, 'database.types.ts');
@@ -28,7 +35,9 @@ export async function generateTypes(config: StackConfig): Promise<string> {
     // ignoring the stack folder): the generated file is left out of `npm run format`.
     const defaults = join(scratch, '.oxfmtrc.json');
     writeFileSync(defaults, '{}\n');
-    await run(join(config.projectRoot, 'node_modules', '.bin', 'oxfmt'), ['--config', defaults, file], { cwd: scratch });
+    await run(join(config.projectRoot, 'node_modules', '.bin', 'oxfmt'), ['--config', defaults, file], {
+      cwd: scratch,
+    });
     return readFileSync(file, 'utf8');
   } finally {
     rmSync(scratch, { recursive: true, force: true });

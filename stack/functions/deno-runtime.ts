@@ -41,8 +41,17 @@ export const workerDenoDir = (projectRoot: string) => join(localRuntimeDir(proje
  * makes an outgoing request trusts what the machine trusts.
  */
 export const networkTrustVariables = [
-  'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NODE_EXTRA_CA_CERTS', 'DENO_CERT', 'DENO_TLS_CA_STORE',
-  'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'NODE_EXTRA_CA_CERTS',
+  'DENO_CERT',
+  'DENO_TLS_CA_STORE',
+  'HTTPS_PROXY',
+  'HTTP_PROXY',
+  'NO_PROXY',
+  'https_proxy',
+  'http_proxy',
+  'no_proxy',
 ] as const;
 
 export function networkTrustEnv(source: NodeJS.ProcessEnv = process.env): Record<string, string> {

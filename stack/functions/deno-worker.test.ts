@@ -30,7 +30,13 @@ function freshWorker(name: string, env: Record<string, string> = platformEnv) {
   const spec = readFunctionSpecs(projectRoot).find((candidate) => candidate.name === name)!;
   const denoDir = mkdtempSync(join(tmpdir(), 'virgil-deno-dir-'));
   const lines: string[] = [];
-  const worker = new DenoWorker(spec, { projectRoot, env, log: (line) => lines.push(line), denoDir, trustEnv: noNetwork });
+  const worker = new DenoWorker(spec, {
+    projectRoot,
+    env,
+    log: (line) => lines.push(line),
+    denoDir,
+    trustEnv: noNetwork,
+  });
   cleanup.push(() => rmSync(denoDir, { recursive: true, force: true }));
   cleanup.push(() => worker.stop());
   return { worker, lines };

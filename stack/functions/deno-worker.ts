@@ -30,7 +30,11 @@ export const denoCacheDir = (projectRoot: string) => join(projectRoot, '.stack',
 
 /** A function that did not start: its name and the last lines it printed. */
 export class FunctionBootError extends Error {
-  constructor(readonly functionName: string, reason: string, readonly output: string) {
+  constructor(
+    readonly functionName: string,
+    reason: string,
+    readonly output: string,
+  ) {
     super(`function ${functionName} failed to start: ${reason}${output ? `\n${output}` : ''}`);
     this.name = 'FunctionBootError';
   }
@@ -99,8 +103,13 @@ export class DenoWorker {
     const child = spawn(
       denoBinary(projectRoot),
       [
-        'run', '--quiet', '--no-prompt', `--config=${config}`, '--node-modules-dir=manual',
-        '--allow-net=127.0.0.1,localhost', `--allow-env=${allowedEnv}`,
+        'run',
+        '--quiet',
+        '--no-prompt',
+        `--config=${config}`,
+        '--node-modules-dir=manual',
+        '--allow-net=127.0.0.1,localhost',
+        `--allow-env=${allowedEnv}`,
         this.spec.entrypoint,
       ],
       {

@@ -21,17 +21,24 @@ function project(toml: string, functions: string[]): string {
 }
 
 describe('which functions are served, and how', () => {
-  it('serves this project\'s functions with verify_jwt on', () => {
+  it("serves this project's functions with verify_jwt on", () => {
     const specs = readFunctionSpecs(projectRoot);
-    expect(specs.map((s) => [s.name, s.verifyJwt])).toEqual([['score-memory', true], ['sync', true]]);
+    expect(specs.map((s) => [s.name, s.verifyJwt])).toEqual([
+      ['score-memory', true],
+      ['sync', true],
+    ]);
   });
 
   it('defaults verify_jwt to true, honours false and skips disabled functions and _shared', () => {
-    const root = project(
-      '[functions.open]\nverify_jwt = false\n[functions.off]\nenabled = false\n',
-      ['open', 'off', 'plain'],
-    );
-    expect(readFunctionSpecs(root).map((s) => [s.name, s.verifyJwt])).toEqual([['open', false], ['plain', true]]);
+    const root = project('[functions.open]\nverify_jwt = false\n[functions.off]\nenabled = false\n', [
+      'open',
+      'off',
+      'plain',
+    ]);
+    expect(readFunctionSpecs(root).map((s) => [s.name, s.verifyJwt])).toEqual([
+      ['open', false],
+      ['plain', true],
+    ]);
   });
 
   it('refuses a verify_jwt that is not a boolean', () => {

@@ -107,25 +107,42 @@ interface Forwarded {
 /** Sends one request to a function's process and reads its whole answer. */
 function forward(url: string, method: string, headers: Record<string, string>, body: Buffer): Promise<Forwarded> {
   return new Promise((resolve, reject) => {
-    const outgoing = httpRequest(url, { method, headers: body.length > 0 ? { ...headers, 'content-length': String(body.length) } : headers }, (incoming) => {
-      const chunks: Buffer[] = [];
-      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-      incoming.once('end', () => resolve({ status: incoming.statusCode ?? 502, headers: incoming.headers, payload: Buffer.concat(chunks) }));
-      incoming.once('error', reject);
-      incoming.once('aborted', () => reject(new Error('the function closed the connection mid-answer')));
-    });
+    const outgoing = httpRequest(
+      url,
+      { method, headers: body.length > 0 ? { ...headers, 'content-length': String(body.length) } : headers },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+        incoming.once('end', () =>
+          resolve({ status: incoming.statusCode ?? 502, headers: incoming.headers, payload: Buffer.concat(chunks) }),
+        );
+        incoming.once('error', reject);
+        incoming.once('aborted', () => reject(new Error('the function closed the connection mid-answer')));
+      },
+    );
     outgoing.once('error', reject);
     outgoing.end(body.length > 0 ? body : undefined);
   });
 }
 
-const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade', 'content-encoding']);
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'host',
+  'upgrade',
+  'content-encoding',
+]);
 
 export const functionsService: ServiceFactory = async (config: StackConfig): Promise<GatewayService> => {
   const log = (line: string) => console.log(line);
   const env = functionEnv(config);
   const workers = new Map(
-    readFunctionSpecs(config.projectRoot).map((spec) => [spec.name, new DenoWorker(spec, { projectRoot: config.projectRoot, env, log })]),
+    readFunctionSpecs(config.projectRoot).map((spec) => [
+      spec.name,
+      new DenoWorker(spec, { projectRoot: config.projectRoot, env, log }),
+    ]),
   );
   // Start and check every function now: the first request never waits for Deno, and a function
   // that cannot start stops the gateway with its own error instead of answering 503 later.
@@ -160,14 +177,20 @@ export const functionsService: ServiceFactory = async (config: StackConfig): Pro
         body = await readBody(request, maxRequestBytes);
       } catch (error) {
         if (!(error instanceof BodyTooLarge)) throw error;
-        sendJson(response, 413, { code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than ${maxRequestBytes} bytes` });
+        sendJson(response, 413, {
+          code: 'PAYLOAD_TOO_LARGE',
+          message: `the request body is larger than ${maxRequestBytes} bytes`,
+        });
         return;
       }
       let base: string;
       try {
         base = await worker.url();
       } catch (error) {
-        sendJson(response, 503, { code: 'BOOT_ERROR', message: `function ${name} failed to start: ${(error as Error).message}` });
+        sendJson(response, 503, {
+          code: 'BOOT_ERROR',
+          message: `function ${name} failed to start: ${(error as Error).message}`,
+        });
         return;
       }
       const headers: Record<string, string> = {};
@@ -184,7 +207,12 @@ export const functionsService: ServiceFactory = async (config: StackConfig): Pro
         // The function's process went away mid-request (killed, crashed). Whether the request was
         // applied is unknown; a retry with the same change ids is safe (receipts).
         log(`[functions] ${name} did not answer: ${(error as Error).message}`);
-        sendJson(response, 503, { code: 'FUNCTION_UNAVAILABLE', message: `function ${name} stopped while answering; retry` }, { 'retry-after': '1' });
+        sendJson(
+          response,
+          503,
+          { code: 'FUNCTION_UNAVAILABLE', message: `function ${name} stopped while answering; retry` },
+          { 'retry-after': '1' },
+        );
         return;
       }
       const out: Record<string, string | string[]> = { ...corsHeaders };

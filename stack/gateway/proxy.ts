@@ -16,7 +16,15 @@
  * The gateway holds no state of its own beyond the route table the supervisor sends it, and every
  * handler is guarded: nothing a client sends can end the process.
  */
-import { type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse, Agent, createServer, request as httpRequest } from 'node:http';
+import {
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+  Agent,
+  createServer,
+  request as httpRequest,
+} from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { IdentityError } from '../identity/identify.ts';
@@ -33,12 +41,25 @@ export interface GatewayOptions {
 }
 
 /** Headers that belong to one connection, not to the message (RFC 9110 §7.6.1). */
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'upgrade',
+]);
 
 const retryAfterSeconds = 1;
 
 function unavailableBody(name: string, state: string) {
-  return { error: 'service_unavailable', message: `${name} is ${state === 'running' ? 'not answering' : state}; retry shortly`, service: name };
+  return {
+    error: 'service_unavailable',
+    message: `${name} is ${state === 'running' ? 'not answering' : state}; retry shortly`,
+    service: name,
+  };
 }
 
 const forwardedFor = new Set(['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
@@ -73,10 +94,24 @@ function answerHeaders(raw: string[]): string[] {
   return out;
 }
 
-function httpError(socket: Duplex, status: number, reason: string, body: unknown, extra: Record<string, string> = {}): void {
+function httpError(
+  socket: Duplex,
+  status: number,
+  reason: string,
+  body: unknown,
+  extra: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  const headers = { ...corsHeaders, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), connection: 'close', ...extra };
-  const head = Object.entries(headers).map(([key, value]) => `${key}: ${value}`).join('\r\n');
+  const headers = {
+    ...corsHeaders,
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    connection: 'close',
+    ...extra,
+  };
+  const head = Object.entries(headers)
+    .map(([key, value]) => `${key}: ${value}`)
+    .join('\r\n');
   socket.end(`HTTP/1.1 ${status} ${reason}\r\n${head}\r\n\r\n${text}`);
 }
 
@@ -86,18 +121,29 @@ export function createGateway(options: GatewayOptions): Server {
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity, timeout: 30_000 });
   const services = () => options.services().filter((service) => service.kind === 'service');
   // A prefix is known once the service has answered once; it is kept across its restarts.
-  const routeFor = (url: string | undefined) => services().find((service) => service.prefix !== undefined && owns(service.prefix, pathOf(url)));
-  const target = (service: ServiceStatus) => (service.state === 'running' && service.port !== undefined ? service.port : undefined);
+  const routeFor = (url: string | undefined) =>
+    services().find((service) => service.prefix !== undefined && owns(service.prefix, pathOf(url)));
+  const target = (service: ServiceStatus) =>
+    service.state === 'running' && service.port !== undefined ? service.port : undefined;
 
   /** The Authorization to forward, or undefined after answering 401 through `refuse`. */
-  function credentials(request: IncomingMessage, refuse: (error: IdentityError) => void): { authorization: string | undefined } | undefined {
+  function credentials(
+    request: IncomingMessage,
+    refuse: (error: IdentityError) => void,
+  ): { authorization: string | undefined } | undefined {
     const header = (name: string) => {
       const value = request.headers[name];
       return Array.isArray(value) ? value.join(', ') : value;
     };
     try {
       const query = new URL(request.url ?? '/', 'http://gateway').searchParams.get('apikey');
-      return { authorization: forwardedAuthorization(keys, { apikey: header('apikey'), authorization: header('authorization'), queryApikey: query }) };
+      return {
+        authorization: forwardedAuthorization(keys, {
+          apikey: header('apikey'),
+          authorization: header('authorization'),
+          queryApikey: query,
+        }),
+      };
     } catch (error) {
       if (!(error instanceof IdentityError)) throw error;
       refuse(error);
@@ -106,9 +152,21 @@ export function createGateway(options: GatewayOptions): Server {
   }
 
   function health(response: ServerResponse): void {
-    const list = services().map(({ name, prefix, state, pid, restarts, lastExit }) => ({ name, prefix, state, pid, restarts, lastExit }));
+    const list = services().map(({ name, prefix, state, pid, restarts, lastExit }) => ({
+      name,
+      prefix,
+      state,
+      pid,
+      restarts,
+      lastExit,
+    }));
     const ok = list.length > 0 && list.every((service) => service.state === 'running');
-    sendJson(response, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', services: list }, ok ? {} : { 'retry-after': String(retryAfterSeconds) });
+    sendJson(
+      response,
+      ok ? 200 : 503,
+      { status: ok ? 'ok' : 'unavailable', services: list },
+      ok ? {} : { 'retry-after': String(retryAfterSeconds) },
+    );
   }
 
   function forward(request: IncomingMessage, response: ServerResponse): void {
@@ -121,11 +179,16 @@ export function createGateway(options: GatewayOptions): Server {
     const service = routeFor(request.url);
     if (!service) {
       request.resume();
-      return sendJson(response, 404, { error: 'not_found', message: `no route for ${request.method} ${pathOf(request.url)}` });
+      return sendJson(response, 404, {
+        error: 'not_found',
+        message: `no route for ${request.method} ${pathOf(request.url)}`,
+      });
     }
     const unavailable = () => {
       request.resume();
-      sendJson(response, 503, unavailableBody(service.name, service.state), { 'retry-after': String(retryAfterSeconds) });
+      sendJson(response, 503, unavailableBody(service.name, service.state), {
+        'retry-after': String(retryAfterSeconds),
+      });
     };
     const port = target(service);
     if (port === undefined) return unavailable();
@@ -171,9 +234,15 @@ export function createGateway(options: GatewayOptions): Server {
   function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const service = routeFor(request.url);
-    if (!service) return httpError(socket, 404, 'Not Found', { error: 'not_found', message: `no route for ${pathOf(request.url)}` });
+    if (!service)
+      return httpError(socket, 404, 'Not Found', {
+        error: 'not_found',
+        message: `no route for ${pathOf(request.url)}`,
+      });
     const unavailable = () =>
-      httpError(socket, 503, 'Service Unavailable', unavailableBody(service.name, service.state), { 'retry-after': String(retryAfterSeconds) });
+      httpError(socket, 503, 'Service Unavailable', unavailableBody(service.name, service.state), {
+        'retry-after': String(retryAfterSeconds),
+      });
     const port = target(service);
     if (port === undefined) return unavailable();
     const given = credentials(request, (error) => httpError(socket, error.status, 'Unauthorized', error.body()));

@@ -34,7 +34,12 @@ export const corsHeaders = {
   'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
 } as const;
 
-export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (response.headersSent) return;
   response.writeHead(status, { ...corsHeaders, 'content-type': 'application/json', ...headers });
   response.end(JSON.stringify(body));
@@ -54,7 +59,9 @@ export const owns = (prefix: string, path: string) => path === prefix.replace(/\
 export function createServiceServer(services: GatewayService[], log: (line: string) => void = console.error): Server {
   const serviceFor = (url: string | undefined) => services.find((service) => owns(service.prefix, pathOf(url)));
   const failed = (service: GatewayService, request: IncomingMessage, error: unknown) =>
-    log(`[${service.name}] failed on ${request.method} ${pathOf(request.url)}: ${(error as Error)?.stack ?? String(error)}`);
+    log(
+      `[${service.name}] failed on ${request.method} ${pathOf(request.url)}: ${(error as Error)?.stack ?? String(error)}`,
+    );
 
   const server = createServer((request, response) => {
     const service = serviceFor(request.url);
@@ -66,7 +73,8 @@ export function createServiceServer(services: GatewayService[], log: (line: stri
     const answer500 = (error: unknown) => {
       failed(service, request, error);
       if (response.headersSent) response.destroy();
-      else sendJson(response, 500, { error: 'internal_error', message: `${service.name} failed to handle the request` });
+      else
+        sendJson(response, 500, { error: 'internal_error', message: `${service.name} failed to handle the request` });
     };
     try {
       Promise.resolve(service.handleRequest(request, response)).catch(answer500);

@@ -45,9 +45,14 @@ export class IdentityError extends Error {
 }
 
 export const invalidApiKey = () =>
-  new IdentityError('invalid_api_key', 'Invalid API key', 'Double check your Supabase `anon` or `service_role` API key.');
+  new IdentityError(
+    'invalid_api_key',
+    'Invalid API key',
+    'Double check your Supabase `anon` or `service_role` API key.',
+  );
 
-export const noApiKey = () => new IdentityError('no_api_key', 'No API key found in request', 'No `apikey` request header or url param was found.');
+export const noApiKey = () =>
+  new IdentityError('no_api_key', 'No API key found in request', 'No `apikey` request header or url param was found.');
 
 /** The legacy JWT an opaque key stands for; an unknown `sb_` key is refused; a JWT is returned as it is. */
 export function tokenForKey(keys: KeySet, key: string): { token: string; credential: Credential } {
@@ -76,7 +81,11 @@ export interface Credentials {
  * Auth (a request without `apikey` is refused even with a bearer); realtime and functions take
  * whichever is given.
  */
-export async function identify(keys: KeySet, credentials: Credentials, options: { requireApiKey?: boolean } = {}): Promise<Identity> {
+export async function identify(
+  keys: KeySet,
+  credentials: Credentials,
+  options: { requireApiKey?: boolean } = {},
+): Promise<Identity> {
   const apikey = credentials.apikey || undefined;
   const bearer = bearerOf(credentials.authorization);
   if (apikey === undefined && (options.requireApiKey || bearer === undefined)) throw noApiKey();

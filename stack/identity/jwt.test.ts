@@ -10,7 +10,7 @@ const reasonOf = (promise: Promise<unknown>) =>
   );
 
 describe('verifyJwt', () => {
-  it('accepts the CLI\'s anon and service_role keys', async () => {
+  it("accepts the CLI's anon and service_role keys", async () => {
     expect((await verifyJwt(localSecrets.anonKey)).role).toBe('anon');
     expect((await verifyJwt(localSecrets.serviceRoleKey)).role).toBe('service_role');
   });

@@ -5,7 +5,15 @@
  * supabase/cli `pkg/config/apikeys.go`). Used by the gateway's `verify_jwt`, the realtime server and the tools
  * that need a signed-in user without a running GoTrue.
  */
-import { SignJWT, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import {
+  SignJWT,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  importJWK,
+  jwtVerify,
+  type JWK,
+  type JWTPayload,
+} from 'jose';
 import { cliDefaults, type KeySet, publicHalf } from './keys.ts';
 
 export interface Claims extends JWTPayload {

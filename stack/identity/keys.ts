@@ -81,14 +81,25 @@ function readSigningKeys(path: string): JWK[] {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw configInvalid(`[auth] signing_keys_path: cannot read ${path}: ${(error as Error).message}`, 'generate one with `supabase gen signing-key`');
+    throw configInvalid(
+      `[auth] signing_keys_path: cannot read ${path}: ${(error as Error).message}`,
+      'generate one with `supabase gen signing-key`',
+    );
   }
   const keys = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown })?.keys;
   if (!Array.isArray(keys) || keys.length === 0) {
-    throw configInvalid(`[auth] signing_keys_path: ${path} holds no JWK array`, 'generate one with `supabase gen signing-key`');
+    throw configInvalid(
+      `[auth] signing_keys_path: ${path} holds no JWK array`,
+      'generate one with `supabase gen signing-key`',
+    );
   }
   for (const key of keys as JWK[]) {
-    if (typeof key !== 'object' || key === null || typeof key.kid !== 'string' || (key.alg !== 'ES256' && key.alg !== 'RS256')) {
+    if (
+      typeof key !== 'object' ||
+      key === null ||
+      typeof key.kid !== 'string' ||
+      (key.alg !== 'ES256' && key.alg !== 'RS256')
+    ) {
       throw configInvalid(`[auth] signing_keys_path: every key in ${path} needs a kid and alg ES256 or RS256`);
     }
     if (key.kty === 'EC' ? typeof key.d !== 'string' : typeof key.d !== 'string' || typeof key.n !== 'string') {
@@ -112,7 +123,8 @@ export function buildKeySet(settings: KeySettings): KeySet {
     if (!value.startsWith(prefix)) throw configInvalid(`[auth] ${name} must start with ${prefix}`);
   }
   const signingKeys = settings.signingKeysPath ? readSigningKeys(settings.signingKeysPath) : [cliDefaults.signingKey];
-  const signingKey = signingKeys.find((key) => !Array.isArray(key.key_ops) || key.key_ops.includes('sign')) ?? signingKeys[0]!;
+  const signingKey =
+    signingKeys.find((key) => !Array.isArray(key.key_ops) || key.key_ops.includes('sign')) ?? signingKeys[0]!;
   return {
     jwtSecret: settings.jwtSecret,
     anonKey: settings.anonKey,

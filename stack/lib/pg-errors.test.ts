@@ -5,7 +5,8 @@ import { RealtimeError, reasonFor } from '../realtime/errors.ts';
 import { classifyPgError, isAnswer, type PgErrorKind, sqlState } from './pg-errors.ts';
 
 /** An error as postgres.js raises it: `code` is the SQLSTATE when the server sent one. */
-const pgError = (code: string | undefined, message = 'failed') => Object.assign(new Error(message), code === undefined ? {} : { code });
+const pgError = (code: string | undefined, message = 'failed') =>
+  Object.assign(new Error(message), code === undefined ? {} : { code });
 
 const UNAUTHORIZED = 'Unauthorized: You do not have permissions to read from this Channel topic: room';
 const UNREACHABLE = 'UnableToConnectToProject: Realtime was unable to connect to the project database';
@@ -16,7 +17,13 @@ const NO_PARTITION = 'MissingPartition: Realtime was unable to find the expected
  * of delivery (visibility.ts) takes it as the database's answer (the rows are not visible) or
  * retries the batch.
  */
-const table: [what: string, code: string | undefined, kind: PgErrorKind, join: string, delivery: 'not visible' | 'retried'][] = [
+const table: [
+  what: string,
+  code: string | undefined,
+  kind: PgErrorKind,
+  join: string,
+  delivery: 'not visible' | 'retried',
+][] = [
   ['socket reset (no SQLSTATE)', 'ECONNRESET', 'retryable', UNREACHABLE, 'retried'],
   ['postgres.js: connection closed', 'CONNECTION_CLOSED', 'retryable', UNREACHABLE, 'retried'],
   ['no code at all', undefined, 'retryable', UNREACHABLE, 'retried'],
@@ -54,7 +61,11 @@ describe('classifyPgError', () => {
   });
 
   it.each(table)('%s: a private join answers as the platform does', async (_what, code, _kind, reason) => {
-    const joined = authorizePrivate(failingSql(pgError(code)), true, 'room', { role: 'authenticated', sub: 'u', exp: 0 } as never);
+    const joined = authorizePrivate(failingSql(pgError(code)), true, 'room', {
+      role: 'authenticated',
+      sub: 'u',
+      exp: 0,
+    } as never);
     const error = await joined.then(
       () => undefined,
       (thrown: unknown) => thrown,

@@ -39,8 +39,33 @@ export function sqlState(error: unknown): string | undefined {
 const RETRYABLE_CLASSES = new Set(['08', '40', '53', '57', '58', '72']);
 const REFUSED_CLASSES = new Set(['28', '0L', '0P', '44', 'P0']);
 const BAD_REQUEST_CLASSES = new Set([
-  '03', '09', '0A', '0B', '0F', '0Z', '20', '21', '22', '23', '24', '25', '26', '27',
-  '2B', '2D', '2F', '34', '38', '39', '3B', '3D', '3F', '42', '54', '55', 'HV',
+  '03',
+  '09',
+  '0A',
+  '0B',
+  '0F',
+  '0Z',
+  '20',
+  '21',
+  '22',
+  '23',
+  '24',
+  '25',
+  '26',
+  '27',
+  '2B',
+  '2D',
+  '2F',
+  '34',
+  '38',
+  '39',
+  '3B',
+  '3D',
+  '3F',
+  '42',
+  '54',
+  '55',
+  'HV',
 ]);
 
 export function classifyPgError(error: unknown): PgErrorKind {

@@ -50,7 +50,8 @@ export class KeyedRateWindows {
       for (const [k, entry] of this.windows) if (now - entry.touched >= this.windowMs) this.windows.delete(k);
     }
     let entry = this.windows.get(key);
-    if (!entry) this.windows.set(key, (entry = { window: new RateWindow(this.limit, this.windowMs, this.now), touched: now }));
+    if (!entry)
+      this.windows.set(key, (entry = { window: new RateWindow(this.limit, this.windowMs, this.now), touched: now }));
     entry.touched = now;
     return entry.window.take();
   }

@@ -4,12 +4,21 @@ import { DEFAULT_LIMITS, envName, maxPayloadBytes, nestsDeeperThan, RateWindow, 
 describe('resolveLimits', () => {
   it('has the self-hosted Realtime defaults', () => {
     expect(resolveLimits({})).toEqual(DEFAULT_LIMITS);
-    expect(DEFAULT_LIMITS).toMatchObject({ maxConcurrentUsers: 200, maxEventsPerSecond: 100, maxJoinsPerSecond: 100, maxChannelsPerClient: 100, maxBytesPerSecond: 100_000 });
+    expect(DEFAULT_LIMITS).toMatchObject({
+      maxConcurrentUsers: 200,
+      maxEventsPerSecond: 100,
+      maxJoinsPerSecond: 100,
+      maxChannelsPerClient: 100,
+      maxBytesPerSecond: 100_000,
+    });
     expect(maxPayloadBytes(DEFAULT_LIMITS)).toBe(3_000_500);
   });
 
   it('takes [realtime.limits] from config.toml, and the environment over it', () => {
-    const limits = resolveLimits({ VIRGIL_REALTIME_MAX_EVENTS_PER_SECOND: '500' }, { max_events_per_second: 250, max_concurrent_users: 1200 });
+    const limits = resolveLimits(
+      { VIRGIL_REALTIME_MAX_EVENTS_PER_SECOND: '500' },
+      { max_events_per_second: 250, max_concurrent_users: 1200 },
+    );
     expect(limits.maxEventsPerSecond).toBe(500);
     expect(limits.maxConcurrentUsers).toBe(1200);
     expect(envName('maxPresenceKeys')).toBe('VIRGIL_REALTIME_MAX_PRESENCE_KEYS');

@@ -62,9 +62,12 @@ export function resolveLimits(env: NodeJS.ProcessEnv, fromToml: Record<string, u
     const fromEnv = env[envName(name)];
     const raw: unknown = fromEnv !== undefined && fromEnv !== '' ? fromEnv : fromToml[snakeName(name)];
     if (raw === undefined) continue;
-    const value = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+    const value =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
     if (!Number.isSafeInteger(value) || value < 1) {
-      throw configInvalid(`${envName(name)} / [realtime.limits] ${snakeName(name)} must be a positive integer, got ${JSON.stringify(raw)}`);
+      throw configInvalid(
+        `${envName(name)} / [realtime.limits] ${snakeName(name)} must be a positive integer, got ${JSON.stringify(raw)}`,
+      );
     }
     limits[name] = value;
   }
@@ -92,7 +95,9 @@ export function nestsDeeperThan(value: unknown, max = MAX_JSON_DEPTH): boolean {
 }
 
 export const describeLimits = (limits: RealtimeLimits) =>
-  (Object.keys(DEFAULT_LIMITS) as (keyof RealtimeLimits)[]).map((name) => `${snakeName(name)}=${limits[name]}`).join(' ');
+  (Object.keys(DEFAULT_LIMITS) as (keyof RealtimeLimits)[])
+    .map((name) => `${snakeName(name)}=${limits[name]}`)
+    .join(' ');
 
 const limitsFile = (stackDir: string) => join(stackDir, 'realtime-limits.json');
 
@@ -105,7 +110,10 @@ export function publishLimits(stackDir: string, limits: RealtimeLimits): void {
 /** The quotas the server last started with, or undefined when none has run in this stack folder. */
 export function publishedLimits(stackDir: string): RealtimeLimits | undefined {
   try {
-    return { ...DEFAULT_LIMITS, ...(JSON.parse(readFileSync(limitsFile(stackDir), 'utf8')) as Partial<RealtimeLimits>) };
+    return {
+      ...DEFAULT_LIMITS,
+      ...(JSON.parse(readFileSync(limitsFile(stackDir), 'utf8')) as Partial<RealtimeLimits>),
+    };
   } catch {
     return undefined;
   }

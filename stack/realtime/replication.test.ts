@@ -18,8 +18,16 @@ const keepalive = (walEnd: bigint, reply: number) => {
 
 describe('the replication protocol’s CopyData', () => {
   it.each([
-    ['XLogData', xlog(0x16b3748n, 0x16b3800n, '{"action":"C"}'), { kind: 'xlog', start: 0x16b3748n, walEnd: 0x16b3800n, body: '{"action":"C"}' }],
-    ['a keepalive asking for a reply', keepalive(0x2000n, 1), { kind: 'keepalive', walEnd: 0x2000n, replyRequested: true }],
+    [
+      'XLogData',
+      xlog(0x16b3748n, 0x16b3800n, '{"action":"C"}'),
+      { kind: 'xlog', start: 0x16b3748n, walEnd: 0x16b3800n, body: '{"action":"C"}' },
+    ],
+    [
+      'a keepalive asking for a reply',
+      keepalive(0x2000n, 1),
+      { kind: 'keepalive', walEnd: 0x2000n, replyRequested: true },
+    ],
     ['a keepalive not asking', keepalive(0x2000n, 0), { kind: 'keepalive', walEnd: 0x2000n, replyRequested: false }],
     ['anything else', Buffer.from([0x72, 0, 0]), undefined],
   ])('reads %s', (_what, data, expected) => {
@@ -36,7 +44,11 @@ describe('the replication protocol’s CopyData', () => {
     const message = standbyStatus(0x1234n, Date.UTC(2000, 0, 1, 0, 0, 1));
     expect(message).toHaveLength(34);
     expect(message[0]).toBe(0x72);
-    expect([message.readBigUInt64BE(1), message.readBigUInt64BE(9), message.readBigUInt64BE(17)]).toEqual([0x1234n, 0x1234n, 0x1234n]);
+    expect([message.readBigUInt64BE(1), message.readBigUInt64BE(9), message.readBigUInt64BE(17)]).toEqual([
+      0x1234n,
+      0x1234n,
+      0x1234n,
+    ]);
     expect(message.readBigUInt64BE(25)).toBe(1_000_000n);
     expect(message[33]).toBe(0);
   });

@@ -60,10 +60,15 @@ const FIRST_RETRY_MS = 100;
 const LAST_RETRY_MS = 2000;
 
 /** A CopyData message of the stream, read. Undefined for a kind we do not use. */
-export function parseCopyData(data: Buffer): { kind: 'xlog'; message: XLogData } | { kind: 'keepalive'; walEnd: bigint; replyRequested: boolean } | undefined {
+export function parseCopyData(
+  data: Buffer,
+): { kind: 'xlog'; message: XLogData } | { kind: 'keepalive'; walEnd: bigint; replyRequested: boolean } | undefined {
   if (data[0] === XLOG_DATA) {
     // 'w', dataStart (8), walEnd (8), sendTime (8), then the plugin's output.
-    return { kind: 'xlog', message: { start: data.readBigUInt64BE(1), walEnd: data.readBigUInt64BE(9), data: data.subarray(25) } };
+    return {
+      kind: 'xlog',
+      message: { start: data.readBigUInt64BE(1), walEnd: data.readBigUInt64BE(9), data: data.subarray(25) },
+    };
   }
   if (data[0] === KEEPALIVE) {
     // 'k', walEnd (8), sendTime (8), replyRequested (1).
@@ -158,9 +163,12 @@ export class ReplicationSession implements Replication {
         onnotice: () => undefined,
       });
       this.sql = sql;
-      if (this.options.slotKind === 'temporary') await sql.unsafe(`CREATE_REPLICATION_SLOT ${slot} TEMPORARY LOGICAL wal2json NOEXPORT_SNAPSHOT`);
+      if (this.options.slotKind === 'temporary')
+        await sql.unsafe(`CREATE_REPLICATION_SLOT ${slot} TEMPORARY LOGICAL wal2json NOEXPORT_SNAPSHOT`);
       // For START_REPLICATION postgres.js hands back its CopyBoth stream: a Duplex, typed as Writable.
-      const stream = (await sql.unsafe(`START_REPLICATION SLOT ${slot} LOGICAL 0/0 (${plugin})`).writable()) as unknown as Duplex;
+      const stream = (await sql
+        .unsafe(`START_REPLICATION SLOT ${slot} LOGICAL 0/0 (${plugin})`)
+        .writable()) as unknown as Duplex;
       if (this.closed) {
         // close() ran while we were connecting: let go of the slot at once.
         stream.destroy();

@@ -47,12 +47,20 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   const catalogTimer = setInterval(() => void catalog.refresh().catch(() => undefined), 5000);
   await catalog.refresh().catch((error: Error) => log(`[realtime] catalog not read yet: ${error.message}`));
   const visibility = new Visibility(config.db.url, log, settings.checkLanes);
-  const hub = new Hub((_member, error) => log(`[realtime] a subscriber could not take a message: ${(error as Error).message}`));
+  const hub = new Hub((_member, error) =>
+    log(`[realtime] a subscriber could not take a message: ${(error as Error).message}`),
+  );
   const limits = config.realtime.limits;
   publishLimits(config.stackDir, limits);
   log(`[realtime] quotas: ${describeLimits(limits)}`);
   let stream: ChangeStream | undefined;
-  const dispatcher = new Dispatcher(catalog, visibility, (transaction) => stream?.acknowledge(transaction), log, settings.debug);
+  const dispatcher = new Dispatcher(
+    catalog,
+    visibility,
+    (transaction) => stream?.acknowledge(transaction),
+    log,
+    settings.debug,
+  );
   stream = new ChangeStream({
     url: config.db.url,
     slot: settings.slot,
@@ -66,7 +74,8 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   const janitor = () =>
     maintainPartitions(sql).then(
       ({ created, dropped }) => {
-        if (created.length + dropped.length > 0) log(`[realtime] janitor: created ${created.join(', ') || 'none'}; dropped ${dropped.join(', ') || 'none'}`);
+        if (created.length + dropped.length > 0)
+          log(`[realtime] janitor: created ${created.join(', ') || 'none'}; dropped ${dropped.join(', ') || 'none'}`);
       },
       (error: Error) => log(`[realtime] janitor failed: ${error.message}`),
     );
@@ -97,7 +106,18 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
   let sockets = 0;
   const httpRate = new RateWindow(limits.maxEventsPerSecond);
   const connections = new Set<Connection>();
-  const context = { catalog, dispatcher, hub, keys, sql, privateOnly: settings.privateOnly, limits, errorBackoffMs: settings.errorBackoffMs, debug: settings.debug, log };
+  const context = {
+    catalog,
+    dispatcher,
+    hub,
+    keys,
+    sql,
+    privateOnly: settings.privateOnly,
+    limits,
+    errorBackoffMs: settings.errorBackoffMs,
+    debug: settings.debug,
+    log,
+  };
   const sweep = setInterval(() => {
     for (const connection of connections) {
       if (!connection.alive) connection.terminate();
@@ -143,8 +163,18 @@ export const realtimeService: ServiceFactory = async (config: StackConfig): Prom
       );
     },
     handleRequest: (request, response) =>
-      handleBroadcastRequest(request, response, hub, keys, limits, async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write, httpRate),
-    describe: () => ({ 'Realtime URL': `${config.api.url.replace(/^http/, 'ws')}${SOCKET_PATH.replace(/\/websocket$/, '')}` }),
+      handleBroadcastRequest(
+        request,
+        response,
+        hub,
+        keys,
+        limits,
+        async (topic, claims) => (await authorizeTopic(sql, topic, claims)).broadcast.write,
+        httpRate,
+      ),
+    describe: () => ({
+      'Realtime URL': `${config.api.url.replace(/^http/, 'ws')}${SOCKET_PATH.replace(/\/websocket$/, '')}`,
+    }),
     async close() {
       clearInterval(sweep);
       clearInterval(catalogTimer);

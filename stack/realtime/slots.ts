@@ -24,7 +24,9 @@ export async function ensureSlot(url: string, slot: string, log: (line: string) 
     }
     if (found?.wal_status === 'lost') {
       await sql`select pg_catalog.pg_drop_replication_slot(${slot})`;
-      log(`[realtime] replication slot ${slot} had lost its WAL; recreating it (devices catch up through sync's pull or replay)`);
+      log(
+        `[realtime] replication slot ${slot} had lost its WAL; recreating it (devices catch up through sync's pull or replay)`,
+      );
     }
     if (!found || found.wal_status === 'lost') {
       await sql`select pg_catalog.pg_create_logical_replication_slot(${slot}, 'wal2json')`;
@@ -44,7 +46,8 @@ export async function slotReleased(url: string, slot: string): Promise<void> {
   try {
     const deadline = Date.now() + 2000;
     while (Date.now() < deadline) {
-      const rows = await sql`select 1 from pg_catalog.pg_replication_slots where slot_name = ${slot} and active_pid is not null`;
+      const rows =
+        await sql`select 1 from pg_catalog.pg_replication_slots where slot_name = ${slot} and active_pid is not null`;
       if (rows.length === 0) return;
       await sleep(25);
     }

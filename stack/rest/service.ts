@@ -20,7 +20,16 @@ import { postgrestEnv, socketPathOf } from './postgrest-config.ts';
 export const restPrefix = '/rest/v1/';
 
 /** Headers that belong to one connection (RFC 9110 §7.6.1), and `host`, which names ours. */
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
 
 /** Resolves once PostgREST answers on its socket with its schema cache loaded. */
 async function untilReady(socketPath: string, exited: () => string | undefined, deadlineMs = 30_000): Promise<void> {
@@ -37,7 +46,8 @@ async function untilReady(socketPath: string, exited: () => string | undefined, 
     if (status === 200) return;
     const exit = exited();
     if (exit) throw new Error(`PostgREST exited before answering (${exit})`);
-    if (Date.now() > deadline) throw new Error(`PostgREST did not answer on ${socketPath} within ${deadlineMs} ms (last status ${status})`);
+    if (Date.now() > deadline)
+      throw new Error(`PostgREST did not answer on ${socketPath} within ${deadlineMs} ms (last status ${status})`);
     await sleep(50);
   }
 }
@@ -47,7 +57,10 @@ export const restService: ServiceFactory = async (config: StackConfig): Promise<
   const binary = await verifiedPostgrest(config.projectRoot);
   const socketPath = socketPathOf(config);
   rmSync(socketPath, { force: true });
-  const child = spawn(binary, [], { env: { PATH: process.env.PATH ?? '', ...postgrestEnv(config) }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(binary, [], {
+    env: { PATH: process.env.PATH ?? '', ...postgrestEnv(config) },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   let exit: string | undefined;
   let closing = false;
   child.once('exit', (code, signal) => {
@@ -85,7 +98,13 @@ export const restService: ServiceFactory = async (config: StackConfig): Promise<
       upstream.once('error', (error) => {
         log(`[rest] PostgREST did not answer ${request.method} ${path}: ${error.message}`);
         if (response.headersSent) response.destroy();
-        else sendJson(response, 503, { code: 'PGRST_UNAVAILABLE', message: 'the Data API is restarting; retry' }, { 'retry-after': '1' });
+        else
+          sendJson(
+            response,
+            503,
+            { code: 'PGRST_UNAVAILABLE', message: 'the Data API is restarting; retry' },
+            { 'retry-after': '1' },
+          );
       });
       response.once('close', () => {
         if (!response.writableFinished) upstream.destroy();

@@ -53,7 +53,13 @@ async function main(): Promise<void> {
   const address = listening.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   console.log(`[${service.name}] answering on 127.0.0.1:${port} (prefix ${service.prefix})`);
-  const ready: ReadyMessage = { type: 'ready', name: service.name, prefix: service.prefix, port, describe: service.describe?.() };
+  const ready: ReadyMessage = {
+    type: 'ready',
+    name: service.name,
+    prefix: service.prefix,
+    port,
+    describe: service.describe?.(),
+  };
   process.send?.(ready);
   if (stopping) await stop();
 }

@@ -56,7 +56,13 @@ export interface RoutesMessage {
 }
 
 export const isReadyMessage = (value: unknown): value is ReadyMessage =>
-  typeof value === 'object' && value !== null && (value as ReadyMessage).type === 'ready' && Number.isInteger((value as ReadyMessage).port);
+  typeof value === 'object' &&
+  value !== null &&
+  (value as ReadyMessage).type === 'ready' &&
+  Number.isInteger((value as ReadyMessage).port);
 
 export const isRoutesMessage = (value: unknown): value is RoutesMessage =>
-  typeof value === 'object' && value !== null && (value as RoutesMessage).type === 'routes' && Array.isArray((value as RoutesMessage).services);
+  typeof value === 'object' &&
+  value !== null &&
+  (value as RoutesMessage).type === 'routes' &&
+  Array.isArray((value as RoutesMessage).services);

@@ -40,7 +40,13 @@ export interface SupervisorOptions {
   env: NodeJS.ProcessEnv;
 }
 
-export const restartPolicy = { initialDelayMs: 250, maxDelayMs: 5000, stableRunMs: 10_000, failedAfter: 3, readyTimeoutMs: 60_000 } as const;
+export const restartPolicy = {
+  initialDelayMs: 250,
+  maxDelayMs: 5000,
+  stableRunMs: 10_000,
+  failedAfter: 3,
+  readyTimeoutMs: 60_000,
+} as const;
 
 export const logsDir = (stackDir: string) => join(stackDir, 'logs');
 export const logFile = (stackDir: string, name: string) => join(logsDir(stackDir), `${name}.log`);
@@ -107,7 +113,11 @@ export class Supervisor {
   }
 
   state(): SupervisorState {
-    return { pid: process.pid, startedAt: this.startedAt, services: this.children.map((child) => ({ ...child.status })) };
+    return {
+      pid: process.pid,
+      startedAt: this.startedAt,
+      services: this.children.map((child) => ({ ...child.status })),
+    };
   }
 
   /** Stops every child (SIGTERM, then SIGKILL of its group after `graceMs`) and removes the state file. */
@@ -149,7 +159,10 @@ export class Supervisor {
     const out = openSync(logFile(this.options.stackDir, spec.name), 'a');
     let child: ChildProcess;
     try {
-      const loader = spec.loader === 'tsx' ? ['--import', 'tsx'] : ['--experimental-transform-types', '--disable-warning=ExperimentalWarning'];
+      const loader =
+        spec.loader === 'tsx'
+          ? ['--import', 'tsx']
+          : ['--experimental-transform-types', '--disable-warning=ExperimentalWarning'];
       child = spawn(process.execPath, [...loader, spec.entry, ...spec.args], {
         cwd: this.options.projectRoot,
         env: this.options.env,
@@ -174,7 +187,12 @@ export class Supervisor {
       clearTimeout(readyTimer);
       supervised.everReady = true;
       supervised.bootFailures = 0;
-      Object.assign(status, { state: 'running', port: message.port, prefix: spec.kind === 'service' ? message.prefix : undefined, describe: message.describe });
+      Object.assign(status, {
+        state: 'running',
+        port: message.port,
+        prefix: spec.kind === 'service' ? message.prefix : undefined,
+        describe: message.describe,
+      });
       if (message.name !== spec.name) this.lifecycle(spec.name, `calls itself ${message.name}`);
       this.lifecycle(spec.name, `answering on 127.0.0.1:${message.port} (pid ${child.pid})`);
       this.changed();
@@ -206,13 +224,19 @@ export class Supervisor {
     if (!wasReady) supervised.bootFailures += 1;
     if (!wasReady && supervised.bootFailures >= restartPolicy.failedAfter) {
       status.state = 'failed';
-      this.lifecycle(spec.name, `exited (${how}) before answering ${supervised.bootFailures} times in a row; not started again`);
+      this.lifecycle(
+        spec.name,
+        `exited (${how}) before answering ${supervised.bootFailures} times in a row; not started again`,
+      );
       this.changed();
       return;
     }
     const delay = Math.min(restartPolicy.initialDelayMs * 2 ** (supervised.exitsInRow - 1), restartPolicy.maxDelayMs);
     status.state = 'restarting';
-    this.lifecycle(spec.name, `exited (${how}) after ${(ranMs / 1000).toFixed(1)} s; restart ${status.restarts + 1} in ${delay} ms`);
+    this.lifecycle(
+      spec.name,
+      `exited (${how}) after ${(ranMs / 1000).toFixed(1)} s; restart ${status.restarts + 1} in ${delay} ms`,
+    );
     this.changed();
     supervised.timer = setTimeout(() => {
       if (this.stopping) return;

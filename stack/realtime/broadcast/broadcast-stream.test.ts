@@ -14,7 +14,9 @@ const base = [
 
 describe('toMessage (a wal2json row of realtime.messages)', () => {
   it('reads a JSON payload whether wal2json gives it as text or as JSON', () => {
-    expect(toMessage([...base, column('payload', 'jsonb', '{"a": 1}'), column('binary_payload', 'bytea', null)])).toMatchObject({
+    expect(
+      toMessage([...base, column('payload', 'jsonb', '{"a": 1}'), column('binary_payload', 'bytea', null)]),
+    ).toMatchObject({
       topic: 'virgil-sync-1',
       event: 'INSERT',
       private: true,
@@ -24,12 +26,18 @@ describe('toMessage (a wal2json row of realtime.messages)', () => {
   });
 
   it('reads a binary payload from bytea hex', () => {
-    const message = toMessage([...base, column('payload', 'jsonb', null), column('binary_payload', 'bytea', '\\x0102ff')]);
+    const message = toMessage([
+      ...base,
+      column('payload', 'jsonb', null),
+      column('binary_payload', 'bytea', '\\x0102ff'),
+    ]);
     expect([...message!.binary!]).toEqual([1, 2, 255]);
   });
 
   it('ignores what is not a broadcast (e.g. a presence probe)', () => {
-    expect(toMessage(base.map((c) => (c.name === 'extension' ? column('extension', 'text', 'presence') : c)))).toBeUndefined();
+    expect(
+      toMessage(base.map((c) => (c.name === 'extension' ? column('extension', 'text', 'presence') : c))),
+    ).toBeUndefined();
   });
 });
 
@@ -38,7 +46,12 @@ describe('BroadcastStream on its session', () => {
     let session!: FakeSession;
     const delivered: string[][] = [];
     new BroadcastStream(
-      { url: 'postgres://unused', slot: 'test_slot', onMessages: (messages) => delivered.push(messages.map((m) => m.id)), log: () => undefined },
+      {
+        url: 'postgres://unused',
+        slot: 'test_slot',
+        onMessages: (messages) => delivered.push(messages.map((m) => m.id)),
+        log: () => undefined,
+      },
       (options) => (session = new FakeSession(options)),
     );
     session.start();

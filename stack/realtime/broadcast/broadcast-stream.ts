@@ -55,7 +55,13 @@ export function toMessage(columns: Wal2JsonColumn[]): DatabaseMessage | undefine
   const topic = text('topic');
   const event = text('event');
   if (!id || !topic || event === undefined || text('extension') !== 'broadcast') return undefined;
-  const message: DatabaseMessage = { id, topic, event, private: row.private?.value === true, insertedAt: text('inserted_at') ?? '' };
+  const message: DatabaseMessage = {
+    id,
+    topic,
+    event,
+    private: row.private?.value === true,
+    insertedAt: text('inserted_at') ?? '',
+  };
   const binary = text('binary_payload');
   if (binary !== undefined) {
     message.binary = new Uint8Array(Buffer.from(binary.replace(/^\\x/, ''), 'hex'));
@@ -75,7 +81,8 @@ export class BroadcastStream {
 
   constructor(
     private readonly options: BroadcastStreamOptions,
-    session: (options: ReplicationSessionOptions) => Replication = (sessionOptions) => new ReplicationSession(sessionOptions),
+    session: (options: ReplicationSessionOptions) => Replication = (sessionOptions) =>
+      new ReplicationSession(sessionOptions),
   ) {
     this.session = session({
       url: options.url,
@@ -84,8 +91,10 @@ export class BroadcastStream {
       applicationName: 'virgil_realtime_broadcast',
       name: 'broadcast stream',
       note: 'broadcast from database',
-      pluginOptions: () => `"format-version" '2', "include-transaction" '1', "add-tables" 'realtime.*', "actions" 'insert'`,
-      onXLogData: (message) => this.onRecord(JSON.parse(message.data.toString('utf8')) as Wal2JsonRecord, message.start),
+      pluginOptions: () =>
+        `"format-version" '2', "include-transaction" '1', "add-tables" 'realtime.*', "actions" 'insert'`,
+      onXLogData: (message) =>
+        this.onRecord(JSON.parse(message.data.toString('utf8')) as Wal2JsonRecord, message.start),
       onKeepalive: (walEnd, replyRequested) => {
         // With no transaction open, everything up to walEnd has been handled.
         if (this.open === undefined && walEnd > this.confirmed) this.confirmed = walEnd;

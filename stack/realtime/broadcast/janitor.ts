@@ -19,7 +19,10 @@ export function plan(now: number): { create: string[]; keepFrom: string } {
   return { create, keepFrom: isoDay(now - RETENTION_HOURS * 3600 * 1000) };
 }
 
-export async function maintainPartitions(sql: Sql, now = Date.now()): Promise<{ created: string[]; dropped: string[] }> {
+export async function maintainPartitions(
+  sql: Sql,
+  now = Date.now(),
+): Promise<{ created: string[]; dropped: string[] }> {
   const { create, keepFrom } = plan(now);
   const existing = new Set(
     (
@@ -34,7 +37,9 @@ export async function maintainPartitions(sql: Sql, now = Date.now()): Promise<{ 
     const name = partitionName(day);
     if (existing.has(name)) continue;
     const next = isoDay(Date.parse(day) + DAY_MS);
-    await sql.unsafe(`create table if not exists realtime.${name} partition of realtime.messages for values from ('${day}') to ('${next}')`);
+    await sql.unsafe(
+      `create table if not exists realtime.${name} partition of realtime.messages for values from ('${day}') to ('${next}')`,
+    );
     await sql.unsafe(`alter table realtime.${name} owner to supabase_realtime_admin`);
     created.push(name);
   }

@@ -47,7 +47,9 @@ describe('presence validation', () => {
 
   it('refuses metas with more than the key limit, prototype keys at any depth, or deep nesting', () => {
     expect(presenceMetaProblem({ a: 1, b: { c: [1, { d: 2 }] } }, 10)).toBeUndefined();
-    expect(presenceMetaProblem(Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, i])), 10)).toMatch(/at most 10 keys/);
+    expect(presenceMetaProblem(Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, i])), 10)).toMatch(
+      /at most 10 keys/,
+    );
     expect(presenceMetaProblem(JSON.parse('{"a":{"__proto__":{"x":1}}}'), 10)).toMatch(/__proto__/);
     expect(presenceMetaProblem({ list: [{ toString: 'x' }] }, 10)).toMatch(/toString/);
     expect(presenceMetaProblem({ deep: JSON.parse(`${'['.repeat(2000)}${']'.repeat(2000)}`) }, 10)).toMatch(/deeper/);

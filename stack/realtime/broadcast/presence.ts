@@ -52,7 +52,8 @@ export class PresenceRegistry<Member extends object> {
   state(topic: string): Metas {
     // Null prototype: a key named like an Object.prototype property stays an ordinary key.
     const state: Metas = Object.create(null) as Metas;
-    for (const entry of this.topics.get(topic)?.values() ?? []) (state[entry.key] ??= { metas: [] }).metas.push(entry.meta);
+    for (const entry of this.topics.get(topic)?.values() ?? [])
+      (state[entry.key] ??= { metas: [] }).metas.push(entry.meta);
     return state;
   }
 

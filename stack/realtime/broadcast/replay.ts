@@ -25,11 +25,17 @@ export interface ReplayedMessage {
 }
 
 /** The replay asked for in the join config, if any; throws the platform's join errors. */
-export function replayRequest(config: { broadcast?: { replay?: unknown } }, isPrivate: boolean): ReplayRequest | undefined {
+export function replayRequest(
+  config: { broadcast?: { replay?: unknown } },
+  isPrivate: boolean,
+): ReplayRequest | undefined {
   const replay = config.broadcast?.replay;
   if (replay === undefined) return undefined;
   if (!isPrivate) throw realtimeError('UnableToReplayMessages', 'Replay is not allowed for public channels');
-  const { since, limit } = (typeof replay === 'object' && replay !== null ? replay : {}) as { since?: unknown; limit?: unknown };
+  const { since, limit } = (typeof replay === 'object' && replay !== null ? replay : {}) as {
+    since?: unknown;
+    limit?: unknown;
+  };
   const requested = limit ?? REPLAY_HARD_LIMIT;
   if (!Number.isInteger(since) || !Number.isInteger(requested) || (since as number) < 0) {
     throw realtimeError('UnableToReplayMessages', 'Replay params are not valid');

@@ -84,7 +84,9 @@ export class Catalog {
         rls: boolean;
         columns: { name: string; type: string }[];
         pk: string[] | null;
-        policies: { name: string; permissive: boolean; roles: string[] | null; qual: string | null; reads: string[] | null }[] | null;
+        policies:
+          | { name: string; permissive: boolean; roles: string[] | null; qual: string | null; reads: string[] | null }[]
+          | null;
         selectable: Record<string, string[]> | null;
       }[]
     >`

@@ -22,7 +22,13 @@ async function streamWith(publication: string | undefined = 'supabase_realtime')
   let session!: FakeSession;
   const received: Transaction[] = [];
   const stream = new ChangeStream(
-    { url: 'postgres://unused', slot: 'test_slot', publication, onTransaction: (transaction) => received.push(transaction), log: () => undefined },
+    {
+      url: 'postgres://unused',
+      slot: 'test_slot',
+      publication,
+      onTransaction: (transaction) => received.push(transaction),
+      log: () => undefined,
+    },
     { database, session: (options) => (session = new FakeSession(options)) },
   );
   session.start();

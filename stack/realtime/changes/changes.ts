@@ -78,7 +78,8 @@ export interface ChangeStreamOptions {
   debug?: boolean;
 }
 
-export const formatLsn = (lsn: bigint) => `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+export const formatLsn = (lsn: bigint) =>
+  `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
 
 interface Wal2JsonRecord {
   action: 'B' | 'C' | 'I' | 'U' | 'D' | 'T' | 'M';
@@ -102,7 +103,6 @@ export function addTablesOption(tables: { schema: string; table: string }[]): st
   if (tables.length === 0) return 'pg_catalog.virgil_no_table';
   return tables.map(({ schema, table }) => `${escape(schema)}.${escape(table)}`).join(',');
 }
-
 
 /** The database as the stream reads it besides its replication session (a fake in unit tests). */
 export interface ChangeStreamDatabase {
@@ -165,7 +165,8 @@ export class ChangeStream {
   ) {
     this.ledger = new ConfirmationLedger(options.publication !== undefined);
     this.database = dependencies.database ?? changeStreamDatabase(options.url);
-    const session = dependencies.session ?? ((sessionOptions: ReplicationSessionOptions) => new ReplicationSession(sessionOptions));
+    const session =
+      dependencies.session ?? ((sessionOptions: ReplicationSessionOptions) => new ReplicationSession(sessionOptions));
     this.session = session({
       url: options.url,
       slot: options.slot,
@@ -173,7 +174,8 @@ export class ChangeStream {
       applicationName: 'virgil_realtime',
       name: 'change stream',
       pluginOptions: () => this.pluginOptions(),
-      onXLogData: (message) => this.onRecord(JSON.parse(message.data.toString('utf8')) as Wal2JsonRecord, message.start),
+      onXLogData: (message) =>
+        this.onRecord(JSON.parse(message.data.toString('utf8')) as Wal2JsonRecord, message.start),
       onKeepalive: (walEnd, replyRequested) => this.onKeepalive(walEnd, replyRequested),
       onStreaming: () => {
         this.open = undefined;
@@ -196,7 +198,8 @@ export class ChangeStream {
 
   /** START_REPLICATION's options; with a publication, read now: the stream decodes only its tables. */
   private async pluginOptions(): Promise<string> {
-    if (this.options.publication !== undefined) this.tables = await this.database.publicationTables(this.options.publication);
+    if (this.options.publication !== undefined)
+      this.tables = await this.database.publicationTables(this.options.publication);
     const filter = this.tables === undefined ? '' : `, "add-tables" ${literal(addTablesOption(this.tables))}`;
     return `"format-version" '2', "include-timestamp" '1', "include-transaction" '1', "include-xids" '1', "actions" 'insert,update,delete'${filter}`;
   }
@@ -207,7 +210,8 @@ export class ChangeStream {
    * publication change that preceded it); changed, the stream starts again with the new tables.
    */
   private async verify(): Promise<void> {
-    if (this.options.publication === undefined || this.verifying || !this.connected || this.tables === undefined) return;
+    if (this.options.publication === undefined || this.verifying || !this.connected || this.tables === undefined)
+      return;
     this.verifying = true;
     try {
       const position = this.ledger.readingPosition;
@@ -266,13 +270,17 @@ export class ChangeStream {
         if (!transaction) return;
         transaction.lsn = lsn;
         if (this.options.debug) {
-          this.options.log(`[realtime] tx ${formatLsn(lsn)} ${transaction.changes.map((c) => `${c.type} ${c.table}`).join(', ')}`);
+          this.options.log(
+            `[realtime] tx ${formatLsn(lsn)} ${transaction.changes.map((c) => `${c.type} ${c.table}`).join(', ')}`,
+          );
         }
         const admission = this.ledger.commit(lsn);
         if (admission.kind === 'skip') return; // replayed after a reconnect; already delivered
         if (admission.kind === 'supplement') {
           // Decoded again for tables the publication gained: only their changes are new.
-          transaction.changes = transaction.changes.filter((change) => !admission.known.has(`${change.schema}.${change.table}`));
+          transaction.changes = transaction.changes.filter(
+            (change) => !admission.known.has(`${change.schema}.${change.table}`),
+          );
           if (transaction.changes.length === 0) return;
           transaction.supplement = true;
         }
@@ -308,7 +316,8 @@ export class ChangeStream {
   private async answer(walEnd: bigint, idle: boolean): Promise<void> {
     let tables: TableRef[] | undefined;
     try {
-      if (this.options.publication !== undefined) tables = await this.database.publicationTables(this.options.publication);
+      if (this.options.publication !== undefined)
+        tables = await this.database.publicationTables(this.options.publication);
       else if (!idle) await this.database.ping();
     } catch {
       if (this.closed || !this.connected) return;

@@ -22,5 +22,9 @@ export function primaryKeyHidden(table: TableInfo, role: string): boolean {
 export function payloadColumns(table: TableInfo, role: string, select: string[] | undefined): Set<string> {
   const selectable = selectableBy(table, role);
   const wanted = select === undefined ? undefined : new Set([...select, ...table.primaryKey]);
-  return new Set(table.columns.map((column) => column.name).filter((name) => selectable.has(name) && (wanted === undefined || wanted.has(name))));
+  return new Set(
+    table.columns
+      .map((column) => column.name)
+      .filter((name) => selectable.has(name) && (wanted === undefined || wanted.has(name))),
+  );
 }

@@ -69,7 +69,14 @@ function gatedFirstVisibility(owner: Map<number, string>) {
       if (fake.checks === 1) await gate;
       fake.answered++;
       wake();
-      return groups.map((group) => new Set(group.items.filter((item) => owner.get(Number(item.image.id)) === (group.claims as Claims).sub).map((item) => item.key)));
+      return groups.map(
+        (group) =>
+          new Set(
+            group.items
+              .filter((item) => owner.get(Number(item.image.id)) === (group.claims as Claims).sub)
+              .map((item) => item.key),
+          ),
+      );
     },
   };
   return fake;
@@ -84,7 +91,12 @@ describe('Dispatcher', () => {
     ]);
     const visibility = gatedFirstVisibility(owner);
     const acknowledged: bigint[] = [];
-    const dispatcher = new Dispatcher(catalog, visibility as unknown as Visibility, (transaction) => acknowledged.push(transaction.lsn), () => undefined);
+    const dispatcher = new Dispatcher(
+      catalog,
+      visibility as unknown as Visibility,
+      (transaction) => acknowledged.push(transaction.lsn),
+      () => undefined,
+    );
     const ada = subscriber('ada');
     dispatcher.subscribe(ada);
     // Each transaction its own batch: the next is enqueued once the one before is being checked.
@@ -111,7 +123,12 @@ describe('Dispatcher', () => {
     ]);
     const visibility = gatedFirstVisibility(owner);
     visibility.open();
-    const dispatcher = new Dispatcher(catalog, visibility as unknown as Visibility, () => undefined, () => undefined);
+    const dispatcher = new Dispatcher(
+      catalog,
+      visibility as unknown as Visibility,
+      () => undefined,
+      () => undefined,
+    );
     const ada = subscriber('ada', 'user_id=eq.ada');
     const adaAll = subscriber('ada');
     const benNeq = subscriber('ben', 'user_id=neq.ada');

@@ -124,7 +124,13 @@ class SubscriberIndex {
       const table = this.catalog.get(binding.schema, binding.table);
       const condition =
         table && !primaryKeyHidden(table, subscriber.claims.role)
-          ? binding.conditions.find((c) => c.op === 'eq' && !c.negated && typeof c.value === 'string' && exactKey(table.types.get(c.column) ?? '', c.value) !== undefined)
+          ? binding.conditions.find(
+              (c) =>
+                c.op === 'eq' &&
+                !c.negated &&
+                typeof c.value === 'string' &&
+                exactKey(table.types.get(c.column) ?? '', c.value) !== undefined,
+            )
           : undefined;
       if (!condition) {
         into(this.scan, key);
@@ -209,7 +215,10 @@ export class Dispatcher {
     while (this.pending.length > 0 && this.inFlight < MAX_IN_FLIGHT) {
       const batch: Transaction[] = [];
       let size = 0;
-      while (this.pending.length > 0 && (batch.length === 0 || size + this.pending[0]!.changes.length <= MAX_BATCH_CHANGES)) {
+      while (
+        this.pending.length > 0 &&
+        (batch.length === 0 || size + this.pending[0]!.changes.length <= MAX_BATCH_CHANGES)
+      ) {
         const next = this.pending.shift()!;
         size += next.changes.length;
         batch.push(next);
@@ -227,7 +236,8 @@ export class Dispatcher {
       await previous;
       const { planned, visible } = await checked;
       this.send(planned, visible);
-      for (const transaction of batch) if (transaction.lsn > this.lastDelivered && !transaction.supplement) this.lastDelivered = transaction.lsn;
+      for (const transaction of batch)
+        if (transaction.lsn > this.lastDelivered && !transaction.supplement) this.lastDelivered = transaction.lsn;
       for (const transaction of batch) this.acknowledge(transaction);
     })()
       .catch((error: unknown) => this.log(`[realtime] delivery failed: ${(error as Error).stack ?? error}`))
@@ -253,7 +263,13 @@ export class Dispatcher {
   }
 
   /** The subscriber's bindings that match the change; `filtered: false` ignores their filters. */
-  private matching(subscriber: Subscriber, change: Change, table: TableInfo, image: Record<string, unknown>, filtered = true): Binding[] {
+  private matching(
+    subscriber: Subscriber,
+    change: Change,
+    table: TableInfo,
+    image: Record<string, unknown>,
+    filtered = true,
+  ): Binding[] {
     const found: Binding[] = [];
     for (const binding of subscriber.bindings) {
       if (binding.event !== '*' && binding.event !== change.type) continue;
@@ -283,7 +299,8 @@ export class Dispatcher {
       if (transaction.changes.length === 0) continue;
       const committedAt = commitTimestamp(transaction.commitTimestamp);
       for (const change of transaction.changes) {
-        const table = this.catalog.get(change.schema, change.table) ?? (await this.catalog.lookup(change.schema, change.table));
+        const table =
+          this.catalog.get(change.schema, change.table) ?? (await this.catalog.lookup(change.schema, change.table));
         if (!table) continue; // not in the publication
         const { next, old } = images(change);
         const image = change.type === 'DELETE' ? old : next;
@@ -306,7 +323,10 @@ export class Dispatcher {
             candidate.group = `${check}|${claimsKey(subscriber.claims)}|${tableKey(table.schema, table.table)}`;
             let group = groups.get(candidate.group);
             if (!group) {
-              groups.set(candidate.group, (group = { check, role, claims: { ...subscriber.claims, role }, table, items: [] }));
+              groups.set(
+                candidate.group,
+                (group = { check, role, claims: { ...subscriber.claims, role }, table, items: [] }),
+              );
               keysOf.set(group, new Set());
             }
             const keys = keysOf.get(group)!;
@@ -344,11 +364,17 @@ export class Dispatcher {
       for (const candidate of item.candidates) {
         const { subscriber } = candidate;
         if (candidate.group !== undefined && !visible.get(candidate.group)?.has(item.rowKey!)) {
-          if (this.debug) this.log(`[realtime] not visible: ${item.change.type} ${item.change.table} ${item.rowKey} for ${subscriber.claims.sub ?? subscriber.claims.role}`);
+          if (this.debug)
+            this.log(
+              `[realtime] not visible: ${item.change.type} ${item.change.table} ${item.rowKey} for ${subscriber.claims.sub ?? subscriber.claims.role}`,
+            );
           continue;
         }
         if (candidate.unauthorized) {
-          subscriber.deliver(candidate.bindings.map((binding) => binding.id), payload('401', () => unauthorizedData(item.change, item.committedAt)));
+          subscriber.deliver(
+            candidate.bindings.map((binding) => binding.id),
+            payload('401', () => unauthorizedData(item.change, item.committedAt)),
+          );
           this.delivered++;
           continue;
         }
@@ -361,7 +387,9 @@ export class Dispatcher {
         }
         const role = subscriber.claims.role;
         for (const [key, { select, ids }] of bySelect) {
-          const data = payload(`${role}|${key}`, () => changeData(item.change, item.table, item.committedAt, payloadColumns(item.table, role, select)));
+          const data = payload(`${role}|${key}`, () =>
+            changeData(item.change, item.table, item.committedAt, payloadColumns(item.table, role, select)),
+          );
           subscriber.deliver(ids, data);
           this.delivered++;
         }

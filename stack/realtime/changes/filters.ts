@@ -10,7 +10,21 @@
  * decided by RLS afterwards (visibility.ts).
  */
 
-export const operators = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'like', 'ilike', 'match', 'imatch', 'is', 'isdistinct'] as const;
+export const operators = [
+  'eq',
+  'neq',
+  'lt',
+  'lte',
+  'gt',
+  'gte',
+  'in',
+  'like',
+  'ilike',
+  'match',
+  'imatch',
+  'is',
+  'isdistinct',
+] as const;
 export type Operator = (typeof operators)[number];
 
 export interface Condition {
@@ -113,7 +127,11 @@ function comparable(type: string, value: unknown): number | string | boolean | n
   if (numericTypes.has(type)) return Number(value);
   if (type === 'bool') return value === true || value === 't' || value === 'true';
   if (timeTypes.has(type)) {
-    const time = Date.parse(String(value).replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+    const time = Date.parse(
+      String(value)
+        .replace(' ', 'T')
+        .replace(/([+-]\d\d)$/, '$1:00'),
+    );
     return Number.isNaN(time) ? String(value) : time;
   }
   if (type === 'json' || type === 'jsonb') return typeof value === 'string' ? value : JSON.stringify(value);
@@ -127,7 +145,8 @@ function comparable(type: string, value: unknown): number | string | boolean | n
  */
 export function exactKey(type: string, value: unknown): string | undefined {
   if (value === null || value === undefined) return undefined;
-  if (numericTypes.has(type) || type === 'bool' || timeTypes.has(type) || type === 'json' || type === 'jsonb') return undefined;
+  if (numericTypes.has(type) || type === 'bool' || timeTypes.has(type) || type === 'json' || type === 'jsonb')
+    return undefined;
   return String(value);
 }
 

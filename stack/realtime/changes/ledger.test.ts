@@ -64,13 +64,21 @@ const cases: { name: string; vouching?: boolean; steps: Step[]; confirmable: big
     steps: [{ receive: 100n }, { ack: 100n }, { keepalive: 300n, idle: true }],
     confirmable: 300n,
   },
-  { name: 'a keepalive never lowers what was handled', steps: [{ receive: 400n }, { ack: 400n }, { keepalive: 300n, idle: true }], confirmable: 400n },
+  {
+    name: 'a keepalive never lowers what was handled',
+    steps: [{ receive: 400n }, { ack: 400n }, { keepalive: 300n, idle: true }],
+    confirmable: 400n,
+  },
   {
     name: 'a keepalive while a transaction is in flight counts for nothing, even after it is acknowledged',
     steps: [{ receive: 100n }, { keepalive: 300n, idle: false }, { ack: 100n }],
     confirmable: 100n,
   },
-  { name: 'a keepalive while a transaction is open counts for nothing', steps: [{ begin: true }, { keepalive: 300n, idle: false }], confirmable: 0n },
+  {
+    name: 'a keepalive while a transaction is open counts for nothing',
+    steps: [{ begin: true }, { keepalive: 300n, idle: false }],
+    confirmable: 0n,
+  },
   {
     name: 'a transaction left open by a dropped connection does not keep the next one from being idle',
     steps: [{ begin: true }, { restart: true }, { keepalive: 300n, idle: true }],
@@ -78,7 +86,13 @@ const cases: { name: string; vouching?: boolean; steps: Step[]; confirmable: big
   },
   {
     name: 'after a reconnect the server sends again what was not confirmed: an acknowledged transaction is skipped',
-    steps: [{ receive: 100n }, { ack: 100n }, { restart: true }, { receive: 100n, expect: 'skip' }, { receive: 200n, expect: 'deliver' }],
+    steps: [
+      { receive: 100n },
+      { ack: 100n },
+      { restart: true },
+      { receive: 100n, expect: 'skip' },
+      { receive: 200n, expect: 'deliver' },
+    ],
     confirmable: 100n,
   },
   {
@@ -92,7 +106,12 @@ const cases: { name: string; vouching?: boolean; steps: Step[]; confirmable: big
     confirmable: 100n,
   },
   // With a publication: readings of it bound what is confirmed.
-  { name: 'publication: nothing is confirmed before a reading vouches', vouching: true, steps: [{ receive: 100n }, { ack: 100n }], confirmable: 0n },
+  {
+    name: 'publication: nothing is confirmed before a reading vouches',
+    vouching: true,
+    steps: [{ receive: 100n }, { ack: 100n }],
+    confirmable: 0n,
+  },
   {
     name: 'publication: one reading is not enough (it only marks the position as candidate)',
     vouching: true,
@@ -108,7 +127,14 @@ const cases: { name: string; vouching?: boolean; steps: Step[]; confirmable: big
   {
     name: 'publication: a reading vouches only for the previous reading’s position, not for what came since',
     vouching: true,
-    steps: [{ receive: 100n }, { ack: 100n }, { unchanged: true }, { receive: 200n }, { ack: 200n }, { unchanged: true }],
+    steps: [
+      { receive: 100n },
+      { ack: 100n },
+      { unchanged: true },
+      { receive: 200n },
+      { ack: 200n },
+      { unchanged: true },
+    ],
     confirmable: 100n,
   },
   {
@@ -121,9 +147,17 @@ const cases: { name: string; vouching?: boolean; steps: Step[]; confirmable: big
     name: 'publication: a change sends the candidate back to the ceiling, and readings vouch for nothing while replaying',
     vouching: true,
     steps: [
-      { receive: 100n }, { ack: 100n }, { unchanged: true }, { unchanged: true },
-      { receive: 200n }, { ack: 200n }, { unchanged: true },
-      { changed: ['public.a'] }, { restart: true }, { unchanged: true }, { unchanged: true },
+      { receive: 100n },
+      { ack: 100n },
+      { unchanged: true },
+      { unchanged: true },
+      { receive: 200n },
+      { ack: 200n },
+      { unchanged: true },
+      { changed: ['public.a'] },
+      { restart: true },
+      { unchanged: true },
+      { unchanged: true },
     ],
     confirmable: 100n,
   },
@@ -131,9 +165,16 @@ const cases: { name: string; vouching?: boolean; steps: Step[]; confirmable: big
     name: 'publication: past the replay, readings vouch again',
     vouching: true,
     steps: [
-      { receive: 100n }, { ack: 100n }, { changed: ['public.a'] }, { restart: true },
-      { receive: 100n, expect: 'supplement' }, { ack: 100n }, { receive: 150n, expect: 'deliver' }, { ack: 150n },
-      { unchanged: true }, { unchanged: true },
+      { receive: 100n },
+      { ack: 100n },
+      { changed: ['public.a'] },
+      { restart: true },
+      { receive: 100n, expect: 'supplement' },
+      { ack: 100n },
+      { receive: 150n, expect: 'deliver' },
+      { ack: 150n },
+      { unchanged: true },
+      { unchanged: true },
     ],
     confirmable: 150n,
   },
@@ -164,7 +205,14 @@ const cases: { name: string; vouching?: boolean; steps: Step[]; confirmable: big
   {
     name: 'publication: no vouching by an answer while replaying',
     vouching: true,
-    steps: [{ receive: 100n }, { ack: 100n }, { changed: ['public.a'] }, { restart: true }, { keepalive: 300n, idle: true }, { answered: [300n, true, true] }],
+    steps: [
+      { receive: 100n },
+      { ack: 100n },
+      { changed: ['public.a'] },
+      { restart: true },
+      { keepalive: 300n, idle: true },
+      { answered: [300n, true, true] },
+    ],
     confirmable: 0n,
   },
   {

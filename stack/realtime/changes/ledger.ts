@@ -133,7 +133,8 @@ export class ConfirmationLedger {
    * found the publication `unchangedNow`: if we are still idle and past every replay, walEnd is vouched for.
    */
   answered(walEnd: bigint, idleThen: boolean, unchangedNow: boolean): void {
-    if (idleThen && unchangedNow && this.replay === undefined && this.idle && walEnd > this.ceiling) this.ceiling = walEnd;
+    if (idleThen && unchangedNow && this.replay === undefined && this.idle && walEnd > this.ceiling)
+      this.ceiling = walEnd;
   }
 
   /** What may be confirmed: handled, below anything still in flight, and (vouching) vouched for. */

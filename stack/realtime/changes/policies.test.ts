@@ -3,7 +3,13 @@ import type { SelectPolicy, TableInfo } from './catalog.ts';
 import { payloadColumns, primaryKeyHidden } from './columns.ts';
 import { checkableOn, policyPredicate } from './policies.ts';
 
-const policy = (name: string, permissive: boolean, roles: string[] | 'public', qual: string | null, reads: string[] = []): SelectPolicy => ({
+const policy = (
+  name: string,
+  permissive: boolean,
+  roles: string[] | 'public',
+  qual: string | null,
+  reads: string[] = [],
+): SelectPolicy => ({
   name,
   permissive,
   roles,
@@ -15,7 +21,10 @@ const table = (selectPolicies: SelectPolicy[]): TableInfo => ({
   schema: 'public',
   table: 'notes',
   rls: true,
-  columns: ['id', 'user_id', 'body', 'secret'].map((name) => ({ name, type: name === 'body' || name === 'secret' ? 'text' : 'uuid' })),
+  columns: ['id', 'user_id', 'body', 'secret'].map((name) => ({
+    name,
+    type: name === 'body' || name === 'secret' ? 'text' : 'uuid',
+  })),
   types: new Map([
     ['id', 'uuid'],
     ['user_id', 'uuid'],
@@ -34,17 +43,24 @@ describe('policyPredicate', () => {
   it('ORs the permissive policies and ANDs the restrictive ones that apply to the role', () => {
     const notes = table([
       policy('own', true, ['authenticated'], '(user_id = auth.uid())', ['user_id']),
-      policy('shared', true, 'public', '(body = \'shared\'::text)', ['body']),
+      policy('shared', true, 'public', "(body = 'shared'::text)", ['body']),
       policy('not archived', false, ['authenticated'], '(secret IS NULL)', ['secret']),
       policy('for admins', true, ['admin'], 'true'),
     ]);
-    expect(policyPredicate(notes, 'authenticated')).toBe("(((user_id = auth.uid())) or ((body = 'shared'::text))) and ((secret IS NULL))");
+    expect(policyPredicate(notes, 'authenticated')).toBe(
+      "(((user_id = auth.uid())) or ((body = 'shared'::text))) and ((secret IS NULL))",
+    );
     expect(policyPredicate(notes, 'anon')).toBe("(((body = 'shared'::text)))");
   });
 
   it('denies by default: no permissive policy (or only ones without USING) means false, whatever the restrictive ones say', () => {
     expect(policyPredicate(table([]), 'authenticated')).toBe('false');
-    expect(policyPredicate(table([policy('r', false, 'public', 'true'), policy('p', true, 'public', null)]), 'authenticated')).toBe('false');
+    expect(
+      policyPredicate(
+        table([policy('r', false, 'public', 'true'), policy('p', true, 'public', null)]),
+        'authenticated',
+      ),
+    ).toBe('false');
   });
 });
 

@@ -12,7 +12,8 @@
  */
 import type { SelectPolicy, TableInfo } from './catalog.ts';
 
-export const appliesTo = (policy: SelectPolicy, role: string) => policy.roles === 'public' || policy.roles.includes(role);
+export const appliesTo = (policy: SelectPolicy, role: string) =>
+  policy.roles === 'public' || policy.roles.includes(role);
 
 /** The SQL boolean expression of the policies that apply to `role`; `false` when none permits. */
 export function policyPredicate(table: TableInfo, role: string): string {

@@ -45,7 +45,13 @@ describe('records', () => {
   });
 
   it('fills an UPDATE’s unchanged (TOASTed) values from the old image', () => {
-    const change: Change = { type: 'UPDATE', schema: 'public', table: 'memories', columns: row.slice(0, 2), identity: row };
+    const change: Change = {
+      type: 'UPDATE',
+      schema: 'public',
+      table: 'memories',
+      columns: row.slice(0, 2),
+      identity: row,
+    };
     expect(changeData(change, table, 'T').record).toMatchObject({ id: 'u1', content: 'x', meta: { a: 1 } });
   });
 

@@ -25,7 +25,8 @@ export function jsonValue(type: string, value: unknown): unknown {
       return value;
     }
   }
-  if (type === 'timestamptz' && typeof value === 'string') return value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00');
+  if (type === 'timestamptz' && typeof value === 'string')
+    return value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00');
   if (type === 'timestamp' && typeof value === 'string') return value.replace(' ', 'T');
   return value;
 }
@@ -50,15 +51,22 @@ export function images(change: Change): { next: Record<string, unknown>; old: Re
 }
 
 /** Primary key values of an image, in key order. */
-export const primaryKeyOf = (image: Record<string, unknown>, table: TableInfo): unknown[] => table.primaryKey.map((name) => image[name]);
+export const primaryKeyOf = (image: Record<string, unknown>, table: TableInfo): unknown[] =>
+  table.primaryKey.map((name) => image[name]);
 
 /** `visible` limits the columns of the payload; undefined means all of them. */
-export function changeData(change: Change, table: TableInfo, committedAt: string, visible?: Set<string>): Record<string, unknown> {
+export function changeData(
+  change: Change,
+  table: TableInfo,
+  committedAt: string,
+  visible?: Set<string>,
+): Record<string, unknown> {
   const { next, old } = images(change);
   const shown = (name: string) => visible === undefined || visible.has(name);
   const typed = (image: Record<string, unknown>) => {
     const record: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(image)) if (shown(name)) record[name] = jsonValue(table.types.get(name) ?? '', value);
+    for (const [name, value] of Object.entries(image))
+      if (shown(name)) record[name] = jsonValue(table.types.get(name) ?? '', value);
     return record;
   };
   const data: Record<string, unknown> = {
@@ -66,11 +74,14 @@ export function changeData(change: Change, table: TableInfo, committedAt: string
     table: change.table,
     commit_timestamp: committedAt,
     type: change.type,
-    columns: table.columns.filter((column) => shown(column.name)).map((column) => ({ name: column.name, type: column.type })),
+    columns: table.columns
+      .filter((column) => shown(column.name))
+      .map((column) => ({ name: column.name, type: column.type })),
   };
   if (change.type !== 'DELETE') data.record = typed(next);
   if (change.type === 'UPDATE') {
-    data.old_record = Object.keys(old).length > 0 ? typed(old) : typed(Object.fromEntries(table.primaryKey.map((k) => [k, next[k]])));
+    data.old_record =
+      Object.keys(old).length > 0 ? typed(old) : typed(Object.fromEntries(table.primaryKey.map((k) => [k, next[k]])));
   }
   if (change.type === 'DELETE') {
     const image = table.rls ? Object.fromEntries(table.primaryKey.map((k) => [k, old[k]])) : old;

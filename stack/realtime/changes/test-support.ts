@@ -2,7 +2,12 @@
 import type { TableInfo } from './catalog.ts';
 
 /** A published table as the catalog describes it: columns as `[name, type]`, key `id`, RLS on, no policies. */
-export function testTable(schema: string, table: string, columns: [name: string, type: string][], rest: Partial<TableInfo> = {}): TableInfo {
+export function testTable(
+  schema: string,
+  table: string,
+  columns: [name: string, type: string][],
+  rest: Partial<TableInfo> = {},
+): TableInfo {
   return {
     schema,
     table,

@@ -48,7 +48,8 @@ import { sleep } from '../../lib/sleep.ts';
 import { policyPredicate } from './policies.ts';
 
 /** The key of a row: its primary key values as text, JSON-encoded. */
-export const rowKey = (values: unknown[]) => JSON.stringify(values.map((value) => (value === null || value === undefined ? null : String(value))));
+export const rowKey = (values: unknown[]) =>
+  JSON.stringify(values.map((value) => (value === null || value === undefined ? null : String(value))));
 
 /** The session settings of a lane (startup parameters of its connection). */
 export const LANE_SETTINGS = {
@@ -73,7 +74,8 @@ const SNAPSHOT = `(select s.snap, pg_catalog.pg_snapshot_xmax(s.snap)::text::int
 const widened = (xid: string) =>
   `pg_catalog.pg_visible_in_snapshot(greatest(0, ((w.xmax >> 32) << 32 | ${xid}) + case when ((w.xmax >> 32) << 32 | ${xid}) > w.xmax + 2147483648 then -4294967296 when ((w.xmax >> 32) << 32 | ${xid}) < w.xmax - 2147483648 then 4294967296 else 0 end)::text::xid8, w.snap)`;
 /** `$a` role and `$b` claims: did the statement run as the subscriber it was meant for? */
-const subject = (role: number, claims: number) => `(current_user = $${role}::text and pg_catalog.current_setting('request.jwt.claims', true) = $${claims}::text)`;
+const subject = (role: number, claims: number) =>
+  `(current_user = $${role}::text and pg_catalog.current_setting('request.jwt.claims', true) = $${claims}::text)`;
 
 /**
  * The INSERT/UPDATE check of a group's rows. Parameters: `$1…$n` the primary key's values as text
@@ -91,7 +93,9 @@ export function rowCheckStatement(table: TableInfo): string {
   const n = table.primaryKey.length;
   const columns = table.primaryKey.map((_, i) => `k${i + 1}`);
   const key = table.primaryKey.map((name, i) => `t.${identifier(name)} = k.${columns[i]}`).join(' and ');
-  const arrays = table.primaryKey.map((name, i) => `$${i + 1}::text[]::${identifier(table.types.get(name) ?? 'text')}[]`).join(', ');
+  const arrays = table.primaryKey
+    .map((name, i) => `$${i + 1}::text[]::${identifier(table.types.get(name) ?? 'text')}[]`)
+    .join(', ');
   return (
     `select not exists (select from unnest($${n + 1}::int8[]) as x(xid) where not ${widened('x.xid')}) as seen,` +
     ` array(select k.n from unnest(${arrays}) with ordinality as k(${columns.join(', ')}, n)` +
@@ -133,7 +137,9 @@ export function populateJson(table: TableInfo, image: Record<string, unknown>): 
 export function deleteCheckStatement(table: TableInfo, role: string): string {
   const relation = `${identifier(table.schema)}.${identifier(table.table)}`;
   const alias = identifier(table.table);
-  const privileged = table.primaryKey.map((name) => `pg_catalog.has_column_privilege(${literal(relation)}, ${literal(name)}, 'SELECT')`);
+  const privileged = table.primaryKey.map(
+    (name) => `pg_catalog.has_column_privilege(${literal(relation)}, ${literal(name)}, 'SELECT')`,
+  );
   return (
     `select not exists (select from unnest($2::int8[]) as x(xid) where not ${widened('x.xid')}) as seen,` +
     ` array(select x."virgil key" from jsonb_to_recordset($1::text::jsonb) as x("virgil key" text, "virgil row" jsonb)` +
@@ -187,7 +193,13 @@ export class Visibility {
     lanes = 4,
   ) {
     this.lanes = Array.from({ length: Math.max(1, lanes) }, () => ({
-      sql: postgres(url, { max: 1, idle_timeout: 0, max_lifetime: null, connection: { ...LANE_SETTINGS }, onnotice: () => undefined }),
+      sql: postgres(url, {
+        max: 1,
+        idle_timeout: 0,
+        max_lifetime: null,
+        connection: { ...LANE_SETTINGS },
+        onnotice: () => undefined,
+      }),
       subject: undefined,
     }));
   }
@@ -248,7 +260,9 @@ export class Visibility {
       }
       if (pending.length === 0) return visible;
       if (Date.now() > deadline) {
-        this.log(`[realtime] ${pending.length} change(s) on ${group.table.schema}.${group.table.table} not visible after ${RETRY_UNTIL_MS} ms; not delivered to ${group.role}`);
+        this.log(
+          `[realtime] ${pending.length} change(s) on ${group.table.schema}.${group.table.table} not visible after ${RETRY_UNTIL_MS} ms; not delivered to ${group.role}`,
+        );
         return visible;
       }
       await sleep(delay);
@@ -256,7 +270,13 @@ export class Visibility {
   }
 
   /** Writes the subject (if needed) and every check of `items` at once; one answer per statement. */
-  private ask(lane: Lane, subjectKey: string, group: CheckGroup, items: CheckItem[], claims: string): Promise<Answer[]> {
+  private ask(
+    lane: Lane,
+    subjectKey: string,
+    group: CheckGroup,
+    items: CheckItem[],
+    claims: string,
+  ): Promise<Answer[]> {
     const queries: Promise<Answer[]>[] = [];
     if (lane.subject !== subjectKey) {
       lane.subject = subjectKey;
@@ -266,20 +286,40 @@ export class Visibility {
     const { table } = group;
     if (group.check === 'row') {
       this.statements++;
-      const keys = table.primaryKey.map((name) => items.map((item) => (item.image[name] === null || item.image[name] === undefined ? null : String(item.image[name]))));
+      const keys = table.primaryKey.map((name) =>
+        items.map((item) =>
+          item.image[name] === null || item.image[name] === undefined ? null : String(item.image[name]),
+        ),
+      );
       const xids = [...new Set(items.map((item) => item.xid))];
       queries.push(
         lane.sql
-          .unsafe<{ seen: boolean; found: string[]; subject: boolean }[]>(rowCheckStatement(table), [...keys, xids, group.role, claims] as never[], { prepare: true })
-          .then(([row]) => [{ seen: row!.seen, subject: row!.subject, visible: row!.found.map((position) => items[Number(position) - 1]!.key) }]),
+          .unsafe<{ seen: boolean; found: string[]; subject: boolean }[]>(
+            rowCheckStatement(table),
+            [...keys, xids, group.role, claims] as never[],
+            { prepare: true },
+          )
+          .then(([row]) => [
+            {
+              seen: row!.seen,
+              subject: row!.subject,
+              visible: row!.found.map((position) => items[Number(position) - 1]!.key),
+            },
+          ]),
       );
     } else {
       this.statements++;
-      const rows = JSON.stringify(items.map((item) => ({ 'virgil key': item.key, 'virgil row': populateJson(table, item.image) })));
+      const rows = JSON.stringify(
+        items.map((item) => ({ 'virgil key': item.key, 'virgil row': populateJson(table, item.image) })),
+      );
       const xids = [...new Set(items.map((item) => item.xid))];
       queries.push(
         lane.sql
-          .unsafe<{ seen: boolean; keys: string[]; subject: boolean }[]>(deleteCheckStatement(table, group.role), [rows, xids, group.role, claims] as never[], { prepare: true })
+          .unsafe<{ seen: boolean; keys: string[]; subject: boolean }[]>(
+            deleteCheckStatement(table, group.role),
+            [rows, xids, group.role, claims] as never[],
+            { prepare: true },
+          )
           .then(([row]) => [{ seen: row!.seen, subject: row!.subject, visible: row!.keys }]),
       );
     }
@@ -290,7 +330,9 @@ export class Visibility {
     const key = `${group.role}:${group.table.schema}.${group.table.table}:${(error as { code?: string }).code}`;
     if (this.warned.has(key)) return;
     this.warned.add(key);
-    this.log(`[realtime] RLS check as ${group.role} on ${group.table.schema}.${group.table.table} refused: ${error.message}`);
+    this.log(
+      `[realtime] RLS check as ${group.role} on ${group.table.schema}.${group.table.table} refused: ${error.message}`,
+    );
   }
 
   async close(): Promise<void> {

@@ -28,7 +28,10 @@ export type Policies = Record<Extension, Permission>;
 export const EXTENSIONS: readonly Extension[] = ['broadcast', 'presence'];
 
 /** What a public channel may do: everything (no policies are asked). */
-export const PUBLIC_POLICIES: Policies = { broadcast: { read: true, write: true }, presence: { read: true, write: true } };
+export const PUBLIC_POLICIES: Policies = {
+  broadcast: { read: true, write: true },
+  presence: { read: true, write: true },
+};
 
 class Rollback extends Error {
   constructor(readonly policies: Policies) {
@@ -37,7 +40,10 @@ class Rollback extends Error {
 }
 
 export async function authorizeTopic(sql: Sql, topic: string, claims: Claims): Promise<Policies> {
-  const probes = Object.fromEntries(EXTENSIONS.map((extension) => [extension, crypto.randomUUID()])) as Record<Extension, string>;
+  const probes = Object.fromEntries(EXTENSIONS.map((extension) => [extension, crypto.randomUUID()])) as Record<
+    Extension,
+    string
+  >;
   try {
     await sql.begin(async (tx) => {
       for (const extension of EXTENSIONS) {
@@ -51,13 +57,17 @@ export async function authorizeTopic(sql: Sql, topic: string, claims: Claims): P
                set_config('request.jwt.claim.role', ${claims.role}, true),
                set_config('request.headers', '{}', true)`;
       const seen = new Set(
-        (await tx<{ id: string }[]>`select id from realtime.messages where id in ${tx(Object.values(probes))}`).map((row) => row.id),
+        (await tx<{ id: string }[]>`select id from realtime.messages where id in ${tx(Object.values(probes))}`).map(
+          (row) => row.id,
+        ),
       );
       const policies = {} as Policies;
       for (const extension of EXTENSIONS) {
         let write = true;
         try {
-          await tx.savepoint((sp) => sp`insert into realtime.messages (topic, extension) values (${topic}, ${extension})`);
+          await tx.savepoint(
+            (sp) => sp`insert into realtime.messages (topic, extension) values (${topic}, ${extension})`,
+          );
         } catch (error) {
           // Only a refused privilege means "may not send"; any other error fails the whole decision (as on the platform).
           if (sqlState(error) !== SQLSTATE.insufficientPrivilege) throw error;

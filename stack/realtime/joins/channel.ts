@@ -101,7 +101,8 @@ export class Channel implements Subscriber, HubMember {
     for (const message of messages) {
       const meta = { replayed: true, id: message.id };
       if (message.binary) {
-        if (this.socket.serializer.vsn === '2.0.0') this.sendEncoded({ topic: this.topic, event: message.event, payload: {}, raw: message.binary, meta });
+        if (this.socket.serializer.vsn === '2.0.0')
+          this.sendEncoded({ topic: this.topic, event: message.event, payload: {}, raw: message.binary, meta });
       } else {
         this.push('broadcast', { type: 'broadcast', event: message.event, payload: message.payload, meta });
       }
@@ -126,7 +127,13 @@ export class Channel implements Subscriber, HubMember {
   }
 
   sendPresenceDiff(diff: PresenceDiff): void {
-    this.socket.sendFrame({ joinRef: null, ref: null, topic: this.topic, event: 'presence_diff', payload: { ...diff } });
+    this.socket.sendFrame({
+      joinRef: null,
+      ref: null,
+      topic: this.topic,
+      event: 'presence_diff',
+      payload: { ...diff },
+    });
   }
 
   /** Replaces the claims (and a private channel's policies) after an accepted `access_token`. */
@@ -141,11 +148,14 @@ export class Channel implements Subscriber, HubMember {
     clearTimeout(this.expiryTimer);
     const remaining = msUntilExpiry(this.claims);
     if (remaining === undefined) return;
-    this.expiryTimer = setTimeout(() => {
-      const left = msUntilExpiry(this.claims) ?? 1;
-      if (left > 0) return this.watchExpiry();
-      this.onExpired(this, `Token has expired ${Math.floor(-left / 1000)} seconds ago`);
-    }, Math.max(0, Math.min(RECHECK_MAX_MS, remaining)) + 5);
+    this.expiryTimer = setTimeout(
+      () => {
+        const left = msUntilExpiry(this.claims) ?? 1;
+        if (left > 0) return this.watchExpiry();
+        this.onExpired(this, `Token has expired ${Math.floor(-left / 1000)} seconds ago`);
+      },
+      Math.max(0, Math.min(RECHECK_MAX_MS, remaining)) + 5,
+    );
   }
 
   dispose(): void {

@@ -7,7 +7,16 @@ const localSecrets = keys;
 
 import type { Catalog } from '../changes/catalog.ts';
 import { RealtimeError, reasonFor } from '../errors.ts';
-import { authenticate, privateOnly, bindingId, channelLimit, MAX_CHANNELS_PER_SOCKET, parsePayload, planBindings, topicName } from './join.ts';
+import {
+  authenticate,
+  privateOnly,
+  bindingId,
+  channelLimit,
+  MAX_CHANNELS_PER_SOCKET,
+  parsePayload,
+  planBindings,
+  topicName,
+} from './join.ts';
 import { replayRequest } from '../broadcast/replay.ts';
 import { testTable } from '../changes/test-support.ts';
 
@@ -36,7 +45,9 @@ describe('join pipeline steps', () => {
 
   it('channelLimit refuses the 101st channel', async () => {
     expect(await reason(() => channelLimit(MAX_CHANNELS_PER_SOCKET - 1))).toBe('no error');
-    expect(await reason(() => channelLimit(MAX_CHANNELS_PER_SOCKET))).toBe('ChannelRateLimitReached: Too many channels');
+    expect(await reason(() => channelLimit(MAX_CHANNELS_PER_SOCKET))).toBe(
+      'ChannelRateLimitReached: Too many channels',
+    );
   });
 
   it('parsePayload refuses a non-array postgres_changes', async () => {
@@ -50,15 +61,23 @@ describe('join pipeline steps', () => {
     expect((await authenticate({}, keys.publishableKey, keys)).claims.role).toBe('anon');
     expect((await authenticate({}, keys.secretKey, keys)).claims.role).toBe('service_role');
     // Only the stack's own opaque keys stand for a role; a made-up one is refused like a bad token.
-    expect(await reason(() => authenticate({}, 'sb_secret_totally-made-up', keys))).toBe('InvalidJWTToken: Invalid API key');
-    expect(await reason(() => authenticate({ access_token: 'sb_publishable_x' }, localSecrets.anonKey, keys))).toBe('InvalidJWTToken: Invalid API key');
+    expect(await reason(() => authenticate({}, 'sb_secret_totally-made-up', keys))).toBe(
+      'InvalidJWTToken: Invalid API key',
+    );
+    expect(await reason(() => authenticate({ access_token: 'sb_publishable_x' }, localSecrets.anonKey, keys))).toBe(
+      'InvalidJWTToken: Invalid API key',
+    );
     const expired = await mintUserToken(crypto.randomUUID(), { expiresIn: -12 });
     expect(await reason(() => authenticate({ access_token: expired }, '', keys))).toMatch(
       /^InvalidJWTToken: Token has expired 1[2-4] seconds ago$/,
     );
     const forged = await mintUserToken(crypto.randomUUID(), { secret: 'another-secret-that-is-long-enough-to-sign' });
-    expect(await reason(() => authenticate({ access_token: forged }, '', keys))).toBe('JwtSignatureError: Failed to validate JWT signature');
-    expect(await reason(() => authenticate({ access_token: 'nope' }, '', keys))).toBe('MalformedJWT: The token provided is not a valid JWT');
+    expect(await reason(() => authenticate({ access_token: forged }, '', keys))).toBe(
+      'JwtSignatureError: Failed to validate JWT signature',
+    );
+    expect(await reason(() => authenticate({ access_token: 'nope' }, '', keys))).toBe(
+      'MalformedJWT: The token provided is not a valid JWT',
+    );
   });
 
   it('privateOnly refuses public channels only when the project allows private channels only', async () => {
@@ -75,7 +94,9 @@ describe('join pipeline steps', () => {
     expect(await reason(() => replayRequest({ broadcast: { replay: { since: 5 } } }, false))).toBe(
       'UnableToReplayMessages: Replay is not allowed for public channels',
     );
-    expect(await reason(() => replayRequest({ broadcast: { replay: { limit: 5 } } }, true))).toBe('UnableToReplayMessages: Replay params are not valid');
+    expect(await reason(() => replayRequest({ broadcast: { replay: { limit: 5 } } }, true))).toBe(
+      'UnableToReplayMessages: Replay params are not valid',
+    );
     expect(await reason(() => replayRequest({ broadcast: { replay: { since: 'yesterday' } } }, true))).toBe(
       'UnableToReplayMessages: Replay params are not valid',
     );
@@ -98,16 +119,26 @@ describe('planBindings', () => {
   });
 
   it('turns a bad filter, an unknown column or an unpublished table into a binding error', async () => {
-    expect((await planBindings([{ event: '*', schema: 'public', table: 'memories', filter: 'tag=foo.1' }], catalog)).bindingError).toMatch(/^Error parsing `filter` params/);
-    expect((await planBindings([{ event: '*', schema: 'public', table: 'memories', filter: 'nope=eq.1' }], catalog)).bindingError).toMatch(/^Unable to subscribe/);
-    expect((await planBindings([{ event: '*', schema: 'public', table: 'todos' }], catalog)).bindingError).toMatch(/^Unable to subscribe/);
+    expect(
+      (await planBindings([{ event: '*', schema: 'public', table: 'memories', filter: 'tag=foo.1' }], catalog))
+        .bindingError,
+    ).toMatch(/^Error parsing `filter` params/);
+    expect(
+      (await planBindings([{ event: '*', schema: 'public', table: 'memories', filter: 'nope=eq.1' }], catalog))
+        .bindingError,
+    ).toMatch(/^Unable to subscribe/);
+    expect((await planBindings([{ event: '*', schema: 'public', table: 'todos' }], catalog)).bindingError).toMatch(
+      /^Unable to subscribe/,
+    );
   });
 
   it('keeps a valid `select` on the binding, and refuses it with `*`, as a non-array, or naming an unknown column', async () => {
     const ok = await planBindings([{ event: '*', schema: 'public', table: 'memories', select: ['tag'] }], catalog);
     expect(ok.bindingError).toBeUndefined();
     expect(ok.bindings[0]!.select).toEqual(['tag']);
-    expect((await planBindings([{ event: '*', schema: 'public', table: 'memories' }], catalog)).bindings[0]!.select).toBeUndefined();
+    expect(
+      (await planBindings([{ event: '*', schema: 'public', table: 'memories' }], catalog)).bindings[0]!.select,
+    ).toBeUndefined();
     const refused = [
       { event: '*', schema: 'public', select: ['tag'] },
       { event: '*', schema: 'public', table: '*', select: ['tag'] },

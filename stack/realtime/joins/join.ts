@@ -44,7 +44,12 @@ const joinPayloadSchema = z.looseObject({
   config: z
     .looseObject({
       broadcast: z
-        .looseObject({ ack: z.boolean().optional(), self: z.boolean().optional(), replication_ready: z.boolean().optional(), replay: z.unknown().optional() })
+        .looseObject({
+          ack: z.boolean().optional(),
+          self: z.boolean().optional(),
+          replication_ready: z.boolean().optional(),
+          replay: z.unknown().optional(),
+        })
         .optional(),
       presence: z
         .looseObject({
@@ -101,7 +106,11 @@ export interface JoinContext {
 
 export function parsePayload(payload: Record<string, unknown>): JoinPayload {
   const parsed = joinPayloadSchema.safeParse(payload);
-  if (!parsed.success) throw realtimeError('InvalidJoinPayload', `Invalid join payload: ${parsed.error.issues[0]?.message ?? 'bad shape'}`);
+  if (!parsed.success)
+    throw realtimeError(
+      'InvalidJoinPayload',
+      `Invalid join payload: ${parsed.error.issues[0]?.message ?? 'bad shape'}`,
+    );
   return parsed.data;
 }
 
@@ -115,7 +124,11 @@ export function channelLimit(openChannels: number, maxChannels = MAX_CHANNELS_PE
   if (openChannels >= maxChannels) throw realtimeError('ChannelRateLimitReached', 'Too many channels');
 }
 
-export async function authenticate(payload: JoinPayload, apikey: string, keys: KeySet): Promise<{ token: string; claims: Claims }> {
+export async function authenticate(
+  payload: JoinPayload,
+  apikey: string,
+  keys: KeySet,
+): Promise<{ token: string; claims: Claims }> {
   const token = payload.user_token ?? payload.access_token ?? apikey;
   return { token, claims: await claimsFor(token, keys) };
 }
@@ -124,7 +137,8 @@ export function privateOnly(isPrivate: boolean, onlyPrivate: boolean): void {
   if (onlyPrivate && !isPrivate) throw realtimeError('PrivateOnly', 'This project only allows private channels');
 }
 
-const cannotRead = (name: string) => realtimeError('Unauthorized', `You do not have permissions to read from this Channel topic: ${name}`);
+const cannotRead = (name: string) =>
+  realtimeError('Unauthorized', `You do not have permissions to read from this Channel topic: ${name}`);
 
 /**
  * A private channel is joined only if the realtime.messages policies let the subscriber read
@@ -140,7 +154,8 @@ export async function authorizePrivate(sql: Sql, isPrivate: boolean, name: strin
   try {
     policies = await authorizeTopic(sql, name, claims);
   } catch (error) {
-    if (sqlState(error) === SQLSTATE.checkViolation) throw realtimeError('MissingPartition', 'Realtime was unable to find the expected messages partition');
+    if (sqlState(error) === SQLSTATE.checkViolation)
+      throw realtimeError('MissingPartition', 'Realtime was unable to find the expected messages partition');
     if (classifyPgError(error) !== 'retryable') throw cannotRead(name);
     throw realtimeError('UnableToConnectToProject', 'Realtime was unable to connect to the project database');
   }
@@ -150,7 +165,11 @@ export async function authorizePrivate(sql: Sql, isPrivate: boolean, name: strin
 
 /** A stable id below 2^27 for a binding entry (the platform uses Erlang's phash2 of the map). */
 export function bindingId(entry: RawBinding): number {
-  const text = JSON.stringify(Object.keys(entry).sort().map((key) => [key, (entry as Record<string, unknown>)[key]]));
+  const text = JSON.stringify(
+    Object.keys(entry)
+      .sort()
+      .map((key) => [key, (entry as Record<string, unknown>)[key]]),
+  );
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);
@@ -176,19 +195,29 @@ const unableToSubscribe = (entry: RawBinding) =>
  * non-string entries and names the table lacks, where a typo would otherwise silently empty the
  * payload. Returns the list, undefined when the binding has none, or null when it is invalid.
  */
-function selectedColumns(entry: RawBinding, schema: string, table: string, tables: TableInfo[]): string[] | undefined | null {
+function selectedColumns(
+  entry: RawBinding,
+  schema: string,
+  table: string,
+  tables: TableInfo[],
+): string[] | undefined | null {
   const select = entry.select;
   if (select === undefined) return undefined;
   if (!Array.isArray(select) || schema === '*' || table === '*' || tables.length !== 1) return null;
   return select.every((name): name is string => typeof name === 'string' && tables[0]!.types.has(name)) ? select : null;
 }
 
-export async function planBindings(entries: RawBinding[], catalog: Catalog): Promise<Pick<JoinPlan, 'echo' | 'bindings' | 'bindingError'>> {
+export async function planBindings(
+  entries: RawBinding[],
+  catalog: Catalog,
+): Promise<Pick<JoinPlan, 'echo' | 'bindings' | 'bindingError'>> {
   const echo = entries.map((entry) => ({ ...entry, id: bindingId(entry) }));
   const bindings: Binding[] = [];
   if (entries.length > 0) await catalog.refresh(false);
   const published = (schema: string, table: string) =>
-    catalog.all().filter((info) => (schema === '*' || info.schema === schema) && (table === '*' || info.table === table));
+    catalog
+      .all()
+      .filter((info) => (schema === '*' || info.schema === schema) && (table === '*' || info.table === table));
   for (const entry of entries) {
     const schema = entry.schema ?? 'public';
     const table = entry.table ?? '*';
@@ -196,7 +225,8 @@ export async function planBindings(entries: RawBinding[], catalog: Catalog): Pro
     try {
       conditions = parseFilter(entry.filter);
     } catch (error) {
-      if (error instanceof FilterError) return { echo, bindings: [], bindingError: `Error parsing \`filter\` params: ${error.message}` };
+      if (error instanceof FilterError)
+        return { echo, bindings: [], bindingError: `Error parsing \`filter\` params: ${error.message}` };
       throw error;
     }
     let tables = published(schema, table);
@@ -205,10 +235,19 @@ export async function planBindings(entries: RawBinding[], catalog: Catalog): Pro
       await catalog.refresh();
       tables = published(schema, table);
     }
-    const unknownColumn = conditions.find((condition) => tables.length === 1 && !tables[0]!.types.has(condition.column));
+    const unknownColumn = conditions.find(
+      (condition) => tables.length === 1 && !tables[0]!.types.has(condition.column),
+    );
     const select = selectedColumns(entry, schema, table, tables);
-    if (tables.length === 0 || unknownColumn || select === null) return { echo, bindings: [], bindingError: unableToSubscribe(entry) };
-    const binding: Binding = { id: echo[bindings.length]!.id, event: normalEvent(entry.event), schema, table, conditions };
+    if (tables.length === 0 || unknownColumn || select === null)
+      return { echo, bindings: [], bindingError: unableToSubscribe(entry) };
+    const binding: Binding = {
+      id: echo[bindings.length]!.id,
+      event: normalEvent(entry.event),
+      schema,
+      table,
+      conditions,
+    };
     if (select !== undefined) binding.select = select;
     bindings.push(binding);
   }

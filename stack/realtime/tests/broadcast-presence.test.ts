@@ -5,7 +5,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalUser } from '../../../test-support/users.ts';
-import { adminSql, Collector, newUser, randomTopic, realClient, removeUsers, subscribed, type TestClient } from '../../../test-support/realtime.ts';
+import {
+  adminSql,
+  Collector,
+  newUser,
+  randomTopic,
+  realClient,
+  removeUsers,
+  subscribed,
+  type TestClient,
+} from '../../../test-support/realtime.ts';
 
 interface Message {
   event: string;
@@ -46,7 +55,9 @@ describe('broadcast', () => {
   it('echoes to the sender with `self` and acknowledges with `ack`', async () => {
     const topic = randomTopic('self');
     const mine = new Collector<Message>();
-    const channel = a.supabase.channel(topic, { config: { broadcast: { self: true, ack: true } } }).on('broadcast', { event: '*' }, mine.push);
+    const channel = a.supabase
+      .channel(topic, { config: { broadcast: { self: true, ack: true } } })
+      .on('broadcast', { event: '*' }, mine.push);
     await subscribed(channel);
     expect(await channel.send({ type: 'broadcast', event: 'ping', payload: { n: 1 } })).toBe('ok');
     expect((await mine.waitFor(() => true, 3000, 'my own broadcast')).payload).toEqual({ n: 1 });
@@ -71,10 +82,14 @@ describe('broadcast', () => {
     await subscribed(receiver);
     const unjoined = a.supabase.channel(topic);
     await unjoined.httpSend('from-http', { via: 'httpSend' });
-    expect((await got.waitFor((m) => m.event === 'from-http', 3000, 'the httpSend message')).payload).toEqual({ via: 'httpSend' });
+    expect((await got.waitFor((m) => m.event === 'from-http', 3000, 'the httpSend message')).payload).toEqual({
+      via: 'httpSend',
+    });
     // send() on a channel that never joined falls back to the batch endpoint.
     expect(await unjoined.send({ type: 'broadcast', event: 'from-rest', payload: { via: 'rest' } })).toBe('ok');
-    expect((await got.waitFor((m) => m.event === 'from-rest', 3000, 'the REST message')).payload).toEqual({ via: 'rest' });
+    expect((await got.waitFor((m) => m.event === 'from-rest', 3000, 'the REST message')).payload).toEqual({
+      via: 'rest',
+    });
     await a.supabase.removeChannel(unjoined);
   });
 });
@@ -85,7 +100,9 @@ describe('presence', () => {
     const joinsSeenByA = new Collector<string>();
     const joinsSeenByB = new Collector<string>();
     const leavesSeenByB = new Collector<string>();
-    const chA = a.supabase.channel(topic, { config: { presence: { key: 'device-a' } } }).on('presence', { event: 'join' }, ({ key }) => joinsSeenByA.push(key));
+    const chA = a.supabase
+      .channel(topic, { config: { presence: { key: 'device-a' } } })
+      .on('presence', { event: 'join' }, ({ key }) => joinsSeenByA.push(key));
     await subscribed(chA);
     expect(await chA.track({ online_at: 'now', device: 'a' })).toBe('ok');
     await joinsSeenByA.waitFor((key) => key === 'device-a', 3000, 'A’s own join');

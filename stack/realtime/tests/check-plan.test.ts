@@ -58,14 +58,21 @@ describe('the check statement', () => {
   it('reads the row through the primary key index only, custom and generic plans alike', async () => {
     const lane = postgres(env.dbUrl(), { max: 1, connection: { ...LANE_SETTINGS }, onnotice: () => undefined });
     try {
-      const [stats] = await lane<{ reltuples: number }[]>`select reltuples from pg_catalog.pg_class where oid = ${`${schema}.notes`}::regclass`;
+      const [stats] = await lane<
+        { reltuples: number }[]
+      >`select reltuples from pg_catalog.pg_class where oid = ${`${schema}.notes`}::regclass`;
       expect(stats!.reltuples, 'the table was never analysed').toBeLessThan(0);
-      await lane.unsafe(`select set_config('role', 'authenticated', false), set_config('request.jwt.claims', $1, false)`, [JSON.stringify({ sub: ada.id, role: 'authenticated' })]);
+      await lane.unsafe(
+        `select set_config('role', 'authenticated', false), set_config('request.jwt.claims', $1, false)`,
+        [JSON.stringify({ sub: ada.id, role: 'authenticated' })],
+      );
       await lane.unsafe(`prepare check_plan(text[], int8[], text, text) as ${rowCheckStatement(table)}`);
       const plans: string[] = [];
       for (const mode of ['force_custom_plan', 'force_generic_plan']) {
         await lane.unsafe(`set plan_cache_mode = ${mode}`);
-        const rows = await lane.unsafe<{ 'QUERY PLAN': string }[]>(`explain execute check_plan('{${adaRow.id},${crypto.randomUUID()}}', '{${adaRow.xid}}', 'authenticated', '{}')`);
+        const rows = await lane.unsafe<{ 'QUERY PLAN': string }[]>(
+          `explain execute check_plan('{${adaRow.id},${crypto.randomUUID()}}', '{${adaRow.xid}}', 'authenticated', '{}')`,
+        );
         plans.push(rows.map((row) => row['QUERY PLAN']).join('\n'));
       }
       for (const plan of plans) {

@@ -15,7 +15,18 @@ import type { RealtimePostgresChangesPayload } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { LocalUser } from '../../../test-support/users.ts';
-import { adminSql, asUser, Collector, env, newUser, randomTopic, realClient, removeUsers, subscribed, type TestClient } from '../../../test-support/realtime.ts';
+import {
+  adminSql,
+  asUser,
+  Collector,
+  env,
+  newUser,
+  randomTopic,
+  realClient,
+  removeUsers,
+  subscribed,
+  type TestClient,
+} from '../../../test-support/realtime.ts';
 
 type Change = RealtimePostgresChangesPayload<Record<string, unknown>>;
 
@@ -68,7 +79,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([aliceClient?.close(), bobClient?.close()]);
-  await sql.unsafe(`alter publication supabase_realtime drop table ${schema}.notes, ${schema}.locked, ${schema}.keyonly`);
+  await sql.unsafe(
+    `alter publication supabase_realtime drop table ${schema}.notes, ${schema}.locked, ${schema}.keyonly`,
+  );
   await sql.unsafe(`drop schema ${schema} cascade`);
   await removeUsers(sql, [alice, bob].filter(Boolean));
   await sql.end();
@@ -77,7 +90,12 @@ afterAll(async () => {
 const idOf = (change: Change) => String((change.new as { id?: string }).id ?? (change.old as { id?: string }).id);
 
 async function insertNote(user: LocalUser, body: string, secret = 'pin 1234'): Promise<string> {
-  const [row] = await asUser(sql, user, (tx) => tx<{ id: string }[]>`insert into ${sql(schema)}.notes (body, secret) values (${body}, ${secret}) returning id`);
+  const [row] = await asUser(
+    sql,
+    user,
+    (tx) =>
+      tx<{ id: string }[]>`insert into ${sql(schema)}.notes (body, secret) values (${body}, ${secret}) returning id`,
+  );
   return row!.id;
 }
 
@@ -86,8 +104,12 @@ describe('column privileges and select', () => {
     const service = await realClient(process.env.SERVICE_ROLE_KEY ?? null);
     const mine = new Collector<Change>();
     const admin = new Collector<Change>();
-    const channel = aliceClient.supabase.channel(randomTopic('cols')).on('postgres_changes', { event: '*', schema, table: 'notes' }, mine.push);
-    const adminChannel = service.supabase.channel(randomTopic('cols-admin')).on('postgres_changes', { event: '*', schema, table: 'notes' }, admin.push);
+    const channel = aliceClient.supabase
+      .channel(randomTopic('cols'))
+      .on('postgres_changes', { event: '*', schema, table: 'notes' }, mine.push);
+    const adminChannel = service.supabase
+      .channel(randomTopic('cols-admin'))
+      .on('postgres_changes', { event: '*', schema, table: 'notes' }, admin.push);
     await Promise.all([subscribed(channel), subscribed(adminChannel)]);
 
     const id = await insertNote(alice, 'groceries');
@@ -112,7 +134,11 @@ describe('column privileges and select', () => {
     const channel = aliceClient.supabase
       .channel(randomTopic('select'))
       .on('postgres_changes', { event: '*', schema, table: 'notes', select: ['body'] } as never, bodyOnly.push)
-      .on('postgres_changes', { event: 'UPDATE', schema, table: 'notes', select: ['user_id', 'secret'] } as never, withUser.push)
+      .on(
+        'postgres_changes',
+        { event: 'UPDATE', schema, table: 'notes', select: ['user_id', 'secret'] } as never,
+        withUser.push,
+      )
       .on('postgres_changes', { event: 'UPDATE', schema, table: 'notes' }, everything.push);
     await subscribed(channel);
 
@@ -132,7 +158,9 @@ describe('column privileges and select', () => {
   });
 
   it('on the wire: `columns` lists only what the message carries, and each distinct `select` is its own message with its own ids', async () => {
-    const ws = new WebSocket(`${env.apiUrl().replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${env.anonKey()}&vsn=2.0.0`);
+    const ws = new WebSocket(
+      `${env.apiUrl().replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${env.anonKey()}&vsn=2.0.0`,
+    );
     const frames = new Collector<[string | null, string | null, string, string, Record<string, any>]>();
     ws.on('message', (data) => frames.push(JSON.parse(data.toString())));
     await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
@@ -141,14 +169,28 @@ describe('column privileges and select', () => {
       { event: 'INSERT', schema, table: 'notes', select: ['body'] },
       { event: 'INSERT', schema, table: 'notes' },
     ];
-    ws.send(JSON.stringify(['1', '1', topic, 'phx_join', { config: { postgres_changes: bindings }, access_token: alice.token }]));
+    ws.send(
+      JSON.stringify([
+        '1',
+        '1',
+        topic,
+        'phx_join',
+        { config: { postgres_changes: bindings }, access_token: alice.token },
+      ]),
+    );
     const reply = await frames.waitFor((f) => f[3] === 'phx_reply' && f[1] === '1', 3000, 'the join reply');
     const [narrowId, wholeId] = (reply[4].response.postgres_changes as { id: number }[]).map((binding) => binding.id);
     await frames.waitFor((f) => f[3] === 'system' && f[4].message === 'Subscribed to PostgreSQL', 3000, 'subscribed');
     const id = await insertNote(alice, 'on the wire');
-    await frames.waitFor(() => frames.items.filter((f) => f[3] === 'postgres_changes').length >= 2, 5000, 'two messages');
+    await frames.waitFor(
+      () => frames.items.filter((f) => f[3] === 'postgres_changes').length >= 2,
+      5000,
+      'two messages',
+    );
     ws.close();
-    const messages = frames.items.filter((f) => f[3] === 'postgres_changes').map((f) => f[4] as { ids: number[]; data: Record<string, any> });
+    const messages = frames.items
+      .filter((f) => f[3] === 'postgres_changes')
+      .map((f) => f[4] as { ids: number[]; data: Record<string, any> });
     const narrow = messages.find((m) => m.ids.includes(narrowId!))!;
     const whole = messages.find((m) => m.ids.includes(wholeId!))!;
     expect(narrow.ids).toEqual([narrowId]);
@@ -181,7 +223,9 @@ describe('column privileges and select', () => {
 
   it('a role that may not SELECT the primary key gets the 401 event for INSERT and UPDATE, never data, and no DELETE', async () => {
     const got = new Collector<Change>();
-    const channel = aliceClient.supabase.channel(randomTopic('locked')).on('postgres_changes', { event: '*', schema, table: 'locked' }, got.push);
+    const channel = aliceClient.supabase
+      .channel(randomTopic('locked'))
+      .on('postgres_changes', { event: '*', schema, table: 'locked' }, got.push);
     await subscribed(channel);
     const [row] = await sql<{ id: string }[]>`insert into ${sql(schema)}.locked (body) values ('a') returning id`;
     await sql`update ${sql(schema)}.locked set body = 'b' where id = ${row!.id}`;
@@ -200,11 +244,17 @@ describe('DELETE decided by the table’s SELECT policies', () => {
     const aliceSees = new Collector<Change>();
     const bobSees = new Collector<Change>();
     const bobSpoof = new Collector<Change>();
-    const aliceChannel = aliceClient.supabase.channel(randomTopic('a')).on('postgres_changes', { event: 'DELETE', schema, table: 'notes' }, aliceSees.push);
+    const aliceChannel = aliceClient.supabase
+      .channel(randomTopic('a'))
+      .on('postgres_changes', { event: 'DELETE', schema, table: 'notes' }, aliceSees.push);
     const bobChannel = bobClient.supabase
       .channel(randomTopic('b'))
       .on('postgres_changes', { event: 'DELETE', schema, table: 'notes' }, bobSees.push)
-      .on('postgres_changes', { event: 'DELETE', schema, table: 'notes', filter: `user_id=eq.${alice.id}` }, bobSpoof.push);
+      .on(
+        'postgres_changes',
+        { event: 'DELETE', schema, table: 'notes', filter: `user_id=eq.${alice.id}` },
+        bobSpoof.push,
+      );
     await Promise.all([subscribed(aliceChannel), subscribed(bobChannel)]);
 
     const shared = await insertNote(alice, 'shared with bob');
@@ -236,8 +286,12 @@ describe('DELETE decided by the table’s SELECT policies', () => {
   it('decides two deletes of one primary key in one transaction apart, by their own old images', async () => {
     const aliceSees = new Collector<Change>();
     const bobSees = new Collector<Change>();
-    const aliceChannel = aliceClient.supabase.channel(randomTopic('a2')).on('postgres_changes', { event: 'DELETE', schema, table: 'notes' }, aliceSees.push);
-    const bobChannel = bobClient.supabase.channel(randomTopic('b2')).on('postgres_changes', { event: 'DELETE', schema, table: 'notes' }, bobSees.push);
+    const aliceChannel = aliceClient.supabase
+      .channel(randomTopic('a2'))
+      .on('postgres_changes', { event: 'DELETE', schema, table: 'notes' }, aliceSees.push);
+    const bobChannel = bobClient.supabase
+      .channel(randomTopic('b2'))
+      .on('postgres_changes', { event: 'DELETE', schema, table: 'notes' }, bobSees.push);
     await Promise.all([subscribed(aliceChannel), subscribed(bobChannel)]);
     const id = crypto.randomUUID();
     await sql.begin(async (tx) => {
@@ -260,9 +314,17 @@ describe('DELETE decided by the table’s SELECT policies', () => {
     const channel = bobClient.supabase
       .channel(randomTopic('keyonly'))
       .on('postgres_changes', { event: 'DELETE', schema, table: 'keyonly' }, bobSees.push)
-      .on('postgres_changes', { event: 'DELETE', schema, table: 'keyonly', filter: `user_id=eq.${alice.id}` }, bobFiltered.push);
+      .on(
+        'postgres_changes',
+        { event: 'DELETE', schema, table: 'keyonly', filter: `user_id=eq.${alice.id}` },
+        bobFiltered.push,
+      );
     await subscribed(channel);
-    const [row] = await asUser(sql, alice, (tx) => tx<{ id: string }[]>`insert into ${sql(schema)}.keyonly (body) values ('x') returning id`);
+    const [row] = await asUser(
+      sql,
+      alice,
+      (tx) => tx<{ id: string }[]>`insert into ${sql(schema)}.keyonly (body) values ('x') returning id`,
+    );
     await asUser(sql, alice, (tx) => tx`delete from ${sql(schema)}.keyonly where id = ${row!.id}`);
     const deleted = await bobSees.waitFor(() => true, 5000, 'the DELETE');
     expect(deleted.old).toEqual({ id: row!.id });

@@ -9,7 +9,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { syncTopic } from '../../../test-support/private-topic.ts';
 import { kind3, RawSocket } from '../../../test-support/raw-socket.ts';
-import { adminSql, Collector, env, insertConversation, newUser, randomTopic, realClient, removeUsers, subscribed, type TestClient } from '../../../test-support/realtime.ts';
+import {
+  adminSql,
+  Collector,
+  env,
+  insertConversation,
+  newUser,
+  randomTopic,
+  realClient,
+  removeUsers,
+  subscribed,
+  type TestClient,
+} from '../../../test-support/realtime.ts';
 import type { LocalUser } from '../../../test-support/users.ts';
 
 const MADE_UP = 'sb_secret_totally-made-up';
@@ -63,7 +74,8 @@ async function pair(config: Record<string, unknown> = {}) {
   const [sender, receiver] = await Promise.all([open(), open()]);
   expect((await receiver.join(name, '1'))[4].status).toBe('ok');
   expect((await sender.join(name, '1', config))[4].status).toBe('ok');
-  const events = () => receiver.binary.items.map((frame) => frame.toString('utf8', 5 + frame[1]!, 5 + frame[1]! + frame[2]!));
+  const events = () =>
+    receiver.binary.items.map((frame) => frame.toString('utf8', 5 + frame[1]!, 5 + frame[1]! + frame[2]!));
   /** A second sender's broadcast the receiver must see: everything sent before it has arrived. */
   const marker = async () => {
     const other = await open();
@@ -105,8 +117,16 @@ describe('keys that are not the stack’s own', () => {
     await subscribed(adaChannel);
     const attacker = await open();
     const privateJoin = await attacker.join(syncTopic(ada), '1', { private: true }, { access_token: MADE_UP });
-    expect(privateJoin[4]).toMatchObject({ status: 'error', response: { reason: expect.stringMatching(/^InvalidJWTToken: /) } });
-    const changesJoin = await attacker.join(randomTopic('spy'), '2', { postgres_changes: [{ event: '*', schema: 'public', table: 'conversations' }] }, { access_token: MADE_UP });
+    expect(privateJoin[4]).toMatchObject({
+      status: 'error',
+      response: { reason: expect.stringMatching(/^InvalidJWTToken: /) },
+    });
+    const changesJoin = await attacker.join(
+      randomTopic('spy'),
+      '2',
+      { postgres_changes: [{ event: '*', schema: 'public', table: 'conversations' }] },
+      { access_token: MADE_UP },
+    );
     expect(changesJoin[4].status).toBe('error');
     const id = await insertConversation(sql, ada, 'secret title');
     await own.waitFor((change) => (change.new as { id?: string }).id === id, 8000, 'Ada’s own change');
@@ -116,18 +136,29 @@ describe('keys that are not the stack’s own', () => {
 
   it('refuses the HTTP broadcast endpoints: nothing is injected into another person’s private topic', async () => {
     const got = new Collector<{ event: string; payload: Record<string, unknown> }>();
-    const channel = adaClient.supabase.channel(syncTopic(ada), { config: { private: true } }).on('broadcast', { event: '*' }, got.push);
+    const channel = adaClient.supabase
+      .channel(syncTopic(ada), { config: { private: true } })
+      .on('broadcast', { event: '*' }, got.push);
     await subscribed(channel);
-    const forged = JSON.stringify({ messages: [{ topic: syncTopic(ada), event: 'INSERT', payload: { forged: true }, private: true }] });
-    for (const headers of [{ apikey: MADE_UP, authorization: `Bearer ${MADE_UP}` }, { authorization: `Bearer ${MADE_UP}` }] as Record<string, string>[]) {
+    const forged = JSON.stringify({
+      messages: [{ topic: syncTopic(ada), event: 'INSERT', payload: { forged: true }, private: true }],
+    });
+    for (const headers of [
+      { apikey: MADE_UP, authorization: `Bearer ${MADE_UP}` },
+      { authorization: `Bearer ${MADE_UP}` },
+    ] as Record<string, string>[]) {
       const answer = await post('', forged, headers);
       expect(answer.status).toBe(401);
       // Refused by the gateway (Invalid API key) or by realtime (Unauthorized): never accepted.
       expect(['Invalid API key', 'Unauthorized']).toContain(((await answer.json()) as { message: string }).message);
     }
-    const single = await post(`/${syncTopic(ada)}/events/INSERT?private=true`, '{"forged":true}', { authorization: `Bearer ${MADE_UP}` });
+    const single = await post(`/${syncTopic(ada)}/events/INSERT?private=true`, '{"forged":true}', {
+      authorization: `Bearer ${MADE_UP}`,
+    });
     expect(single.status).toBe(401);
-    const marker = JSON.stringify({ messages: [{ topic: syncTopic(ada), event: 'marker', payload: {}, private: true }] });
+    const marker = JSON.stringify({
+      messages: [{ topic: syncTopic(ada), event: 'marker', payload: {}, private: true }],
+    });
     expect((await post('', marker, { authorization: `Bearer ${process.env.SERVICE_ROLE_KEY}` })).status).toBe(202);
     await got.waitFor((message) => message.event === 'marker', 5000, 'the marker');
     expect(got.items.map((message) => message.event)).toEqual(['marker']);
@@ -138,11 +169,14 @@ describe('keys that are not the stack’s own', () => {
 describe('quotas', () => {
   it('500 joins sent at once: at most 100 channels, the rest refused, and the socket disconnected for the join rate', async () => {
     const socket = await open();
-    for (let i = 0; i < 500; i++) socket.send([String(i), String(i), `realtime:${randomTopic('burst')}`, 'phx_join', { config: {} }]);
+    for (let i = 0; i < 500; i++)
+      socket.send([String(i), String(i), `realtime:${randomTopic('burst')}`, 'phx_join', { config: {} }]);
     expect(await socket.closed).toBe(1000);
     const replies = socket.frames.items.filter((f) => f[3] === 'phx_reply');
     expect(replies.filter((f) => f[4].status === 'ok').length).toBeLessThanOrEqual(100);
-    expect(replies.some((f) => f[4].response?.reason === 'ClientJoinRateLimitReached: Too many joins per second')).toBe(true);
+    expect(replies.some((f) => f[4].response?.reason === 'ClientJoinRateLimitReached: Too many joins per second')).toBe(
+      true,
+    );
   });
 
   it('150 broadcasts at once: 100 relayed, then the sender’s channel is shut with "Too many messages per second"', async () => {
@@ -171,7 +205,13 @@ describe('quotas', () => {
   it('with ack, a broadcast over the payload limit is answered payload_size_exceeded and not relayed', async () => {
     const { topic, sender, events, marker } = await pair({ broadcast: { ack: true } });
     // A 1.0.0-style JSON push within the frame bound but over 3,000 KB + 500 bytes.
-    sender.send(['1', '5', topic, 'broadcast', { type: 'broadcast', event: 'over', payload: { blob: 'x'.repeat(3_000_600) } }]);
+    sender.send([
+      '1',
+      '5',
+      topic,
+      'broadcast',
+      { type: 'broadcast', event: 'over', payload: { blob: 'x'.repeat(3_000_600) } },
+    ]);
     expect((await sender.reply('5', 8000))[4]).toEqual({ status: 'error', response: 'payload_size_exceeded' });
     await marker();
     expect(events()).not.toContain('over');
@@ -181,17 +221,30 @@ describe('quotas', () => {
 describe('presence', () => {
   it('refuses a presence key named like a prototype property at join, and meta with prototype keys or more than 10 keys', async () => {
     const socket = await open();
-    for (const [ref, key] of [['1', '__proto__'], ['2', 'constructor']] as const) {
+    for (const [ref, key] of [
+      ['1', '__proto__'],
+      ['2', 'constructor'],
+    ] as const) {
       const reply = await socket.join(randomTopic('proto'), ref, { presence: { key, enabled: true } });
-      expect(reply[4]).toMatchObject({ status: 'error', response: { reason: expect.stringMatching(/^InvalidJoinPayload: .*prototype/) } });
+      expect(reply[4]).toMatchObject({
+        status: 'error',
+        response: { reason: expect.stringMatching(/^InvalidJoinPayload: .*prototype/) },
+      });
     }
     const name = randomTopic('meta');
     expect((await socket.join(name, '3', { presence: { key: 'k', enabled: true } }))[4].status).toBe('ok');
-    const track = (ref: string, payload: unknown) => socket.send(['3', ref, `realtime:${name}`, 'presence', { type: 'presence', event: 'track', payload }]);
+    const track = (ref: string, payload: unknown) =>
+      socket.send(['3', ref, `realtime:${name}`, 'presence', { type: 'presence', event: 'track', payload }]);
     track('4', JSON.parse('{"__proto__":{"polluted":true}}'));
-    expect((await socket.reply('4'))[4]).toEqual({ status: 'error', response: { reason: 'Presence track payload may not use the key __proto__' } });
+    expect((await socket.reply('4'))[4]).toEqual({
+      status: 'error',
+      response: { reason: 'Presence track payload may not use the key __proto__' },
+    });
     track('5', Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, i])));
-    expect((await socket.reply('5'))[4]).toEqual({ status: 'error', response: { reason: 'Presence track payload may have at most 10 keys' } });
+    expect((await socket.reply('5'))[4]).toEqual({
+      status: 'error',
+      response: { reason: 'Presence track payload may have at most 10 keys' },
+    });
     track('6', { nested: { constructor: 1 } });
     expect((await socket.reply('6'))[4].status).toBe('error');
     track('7', { ok: true });
@@ -207,7 +260,13 @@ describe('presence', () => {
     const [tracker, watcher] = await Promise.all([open(), open()]);
     await watcher.join(name, '1', { presence: { key: 'w', enabled: true } });
     await tracker.join(name, '1', { presence: { key: 'gone', enabled: true } });
-    tracker.send(['1', '2', `realtime:${name}`, 'presence', { type: 'presence', event: 'track', payload: { here: true } }]);
+    tracker.send([
+      '1',
+      '2',
+      `realtime:${name}`,
+      'presence',
+      { type: 'presence', event: 'track', payload: { here: true } },
+    ]);
     await watcher.frames.waitFor((f) => f[3] === 'presence_diff' && 'gone' in f[4].joins, 3000, 'the join diff');
     tracker.ws.terminate();
     await watcher.frames.waitFor((f) => f[3] === 'presence_diff' && 'gone' in f[4].leaves, 5000, 'the leave diff');
@@ -220,10 +279,19 @@ describe('presence', () => {
     const name = randomTopic('retrack');
     const socket = await open();
     await socket.join(name, '1', { presence: { key: 'r', enabled: true } });
-    for (let i = 0; i < 6; i++) socket.send(['1', String(10 + i), `realtime:${name}`, 'presence', { type: 'presence', event: 'track', payload: { i } }]);
+    for (let i = 0; i < 6; i++)
+      socket.send([
+        '1',
+        String(10 + i),
+        `realtime:${name}`,
+        'presence',
+        { type: 'presence', event: 'track', payload: { i } },
+      ]);
     const system = await socket.frames.waitFor((f) => f[3] === 'system', 3000, 'the system message');
     expect(system[4]).toMatchObject({ status: 'error', message: 'Client presence rate limit exceeded' });
-    expect(socket.frames.items.filter((f) => f[3] === 'phx_reply' && f[4].status === 'ok' && Number(f[1]) >= 10)).toHaveLength(5);
+    expect(
+      socket.frames.items.filter((f) => f[3] === 'phx_reply' && f[4].status === 'ok' && Number(f[1]) >= 10),
+    ).toHaveLength(5);
   });
 });
 
@@ -264,12 +332,20 @@ describe('HTTP broadcast input', () => {
       post('', JSON.stringify({ messages: [{ topic: name, event: long, payload: {} }] })),
       post('', JSON.stringify({ messages: [{ topic: name, event: 'e', payload: {}, id: 'i'.repeat(300) }] })),
       post(`/${name}/events/${long}`, '{}'),
-      post('', `{"messages":[{"topic":"${name}","event":"deep","payload":${'['.repeat(10_000)}${']'.repeat(10_000)}}]}`),
+      post(
+        '',
+        `{"messages":[{"topic":"${name}","event":"deep","payload":${'['.repeat(10_000)}${']'.repeat(10_000)}}]}`,
+      ),
     ]);
     expect(answers.map((answer) => answer.status)).toEqual([400, 400, 422, 422, 422, 422, 422, 422]);
     for (const answer of answers) expect(typeof ((await answer.json()) as { message: string }).message).toBe('string');
-    expect((await fetch(`${env.apiUrl()}/realtime/v1/api/broadcast`, { method: 'GET', headers: { apikey: env.anonKey() } })).status).toBe(405);
-    expect((await post('', JSON.stringify({ messages: [{ topic: name, event: 'good', payload: {}, id: 'm1' }] }))).status).toBe(202);
+    expect(
+      (await fetch(`${env.apiUrl()}/realtime/v1/api/broadcast`, { method: 'GET', headers: { apikey: env.anonKey() } }))
+        .status,
+    ).toBe(405);
+    expect(
+      (await post('', JSON.stringify({ messages: [{ topic: name, event: 'good', payload: {}, id: 'm1' }] }))).status,
+    ).toBe(202);
     await listener.binary.waitFor((frame) => frame.includes('good'), 3000, 'the good message');
     expect(listener.binary.items.filter((frame) => frame.includes('deep') || frame.includes(long))).toEqual([]);
   });

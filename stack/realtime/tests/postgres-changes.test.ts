@@ -5,7 +5,17 @@
 import type { RealtimePostgresChangesPayload } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalUser } from '../../../test-support/users.ts';
-import { adminSql, asUser, Collector, newUser, randomTopic, realClient, removeUsers, subscribed, type TestClient } from '../../../test-support/realtime.ts';
+import {
+  adminSql,
+  asUser,
+  Collector,
+  newUser,
+  randomTopic,
+  realClient,
+  removeUsers,
+  subscribed,
+  type TestClient,
+} from '../../../test-support/realtime.ts';
 
 type Change = RealtimePostgresChangesPayload<Record<string, unknown>>;
 
@@ -29,11 +39,17 @@ describe('postgres_changes events', () => {
     const changes = new Collector<Change>();
     const channel = client.supabase
       .channel(randomTopic())
-      .on('postgres_changes', { event: '*', schema: 'public', table: 'messages', filter: `user_id=eq.${alice.id}` }, changes.push);
+      .on(
+        'postgres_changes',
+        { event: '*', schema: 'public', table: 'messages', filter: `user_id=eq.${alice.id}` },
+        changes.push,
+      );
     await subscribed(channel);
 
     const id = await asUser(sql, alice, async (tx) => {
-      const [conversation] = await tx<{ id: string }[]>`insert into public.conversations (title) values ('typed') returning id`;
+      const [conversation] = await tx<
+        { id: string }[]
+      >`insert into public.conversations (title) values ('typed') returning id`;
       const [message] = await tx<{ id: string }[]>`
         insert into public.messages (conversation_id, role, content, metadata)
         values (${conversation!.id}, 'user', 'hello', '{"mood": "curious", "n": 2}') returning id`;
@@ -48,7 +64,13 @@ describe('postgres_changes events', () => {
     const deleted = await changes.waitFor((c) => c.eventType === 'DELETE', 5000, 'DELETE');
 
     expect(inserted).toMatchObject({ schema: 'public', table: 'messages', errors: null });
-    expect(inserted.new).toMatchObject({ id, user_id: alice.id, content: 'hello', metadata: { mood: 'curious', n: 2 }, version: 1 });
+    expect(inserted.new).toMatchObject({
+      id,
+      user_id: alice.id,
+      content: 'hello',
+      metadata: { mood: 'curious', n: 2 },
+      version: 1,
+    });
     expect(inserted.commit_timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(updated.new).toMatchObject({ id, content: 'hello again', version: 2 });
     // REPLICA IDENTITY FULL: the whole old row.
@@ -70,7 +92,11 @@ describe('postgres_changes events', () => {
       .on('postgres_changes', { event: 'DELETE', schema: 'public', table: 'memories', filter }, deletes.push);
     await subscribed(channel);
 
-    const [row] = await asUser(sql, alice, (tx) => tx<{ id: string }[]>`insert into public.memories (content) values ('likes tea') returning id`);
+    const [row] = await asUser(
+      sql,
+      alice,
+      (tx) => tx<{ id: string }[]>`insert into public.memories (content) values ('likes tea') returning id`,
+    );
     await inserts.waitFor(() => true, 5000, 'INSERT');
     await asUser(sql, alice, (tx) => tx`update public.memories set content = 'likes green tea' where id = ${row!.id}`);
     await updates.waitFor(() => true, 5000, 'UPDATE');
@@ -85,7 +111,9 @@ describe('postgres_changes events', () => {
 
   it('matches schema `*` and table-less bindings to every published table', async () => {
     const everything = new Collector<Change>();
-    const channel = client.supabase.channel(randomTopic()).on('postgres_changes', { event: 'INSERT', schema: '*' }, everything.push);
+    const channel = client.supabase
+      .channel(randomTopic())
+      .on('postgres_changes', { event: 'INSERT', schema: '*' }, everything.push);
     await subscribed(channel);
     await asUser(sql, alice, async (tx) => {
       await tx`insert into public.conversations (title) values ('wild')`;
@@ -99,7 +127,11 @@ describe('postgres_changes events', () => {
     const system = new Collector<{ status: string; message: string }>();
     const bad = client.supabase
       .channel(randomTopic())
-      .on('postgres_changes', { event: '*', schema: 'public', table: 'memories', filter: 'tag=foo.bar' }, () => undefined)
+      .on(
+        'postgres_changes',
+        { event: '*', schema: 'public', table: 'memories', filter: 'tag=foo.bar' },
+        () => undefined,
+      )
       .on('system', {}, system.push);
     await subscribed(bad);
     const error = await system.waitFor((m) => m.status === 'error', 5000, 'system error');
@@ -142,28 +174,41 @@ describe('filter operators', () => {
     ['content=eq."alpha",importance_score=lt.1', ['alpha']],
   ];
 
-  it.each([['2.0.0'], ['1.0.0']] as const)('each operator delivers exactly the rows it matches (vsn %s)', async (vsn) => {
-    const local = vsn === '2.0.0' ? client : await realClient(alice.token, { vsn });
-    const seen = cases.map(() => new Collector<Change>());
-    const marker = new Collector<Change>();
-    const batch = randomTopic('batch');
-    let channel = local.supabase.channel(randomTopic());
-    cases.forEach(([filter], i) => {
-      channel = channel.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'memories', filter: `${filter},context=eq.${batch}` }, seen[i]!.push);
-    });
-    channel = channel.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'memories', filter: `tag=eq.${batch}` }, marker.push);
-    await subscribed(channel);
+  it.each([['2.0.0'], ['1.0.0']] as const)(
+    'each operator delivers exactly the rows it matches (vsn %s)',
+    async (vsn) => {
+      const local = vsn === '2.0.0' ? client : await realClient(alice.token, { vsn });
+      const seen = cases.map(() => new Collector<Change>());
+      const marker = new Collector<Change>();
+      const batch = randomTopic('batch');
+      let channel = local.supabase.channel(randomTopic());
+      cases.forEach(([filter], i) => {
+        channel = channel.on(
+          'postgres_changes',
+          { event: 'INSERT', schema: 'public', table: 'memories', filter: `${filter},context=eq.${batch}` },
+          seen[i]!.push,
+        );
+      });
+      channel = channel.on(
+        'postgres_changes',
+        { event: 'INSERT', schema: 'public', table: 'memories', filter: `tag=eq.${batch}` },
+        marker.push,
+      );
+      await subscribed(channel);
 
-    await asUser(sql, alice, async (tx) => {
-      for (const row of rows) {
-        await tx`insert into public.memories (content, tag, importance_score, context) values (${row.content}, ${row.tag}, ${row.importance_score}, ${batch})`;
-      }
-    });
-    await asUser(sql, alice, (tx) => tx`insert into public.memories (content, tag) values ('marker', ${batch})`);
-    await marker.waitFor(() => true, 5000, 'the marker');
+      await asUser(sql, alice, async (tx) => {
+        for (const row of rows) {
+          await tx`insert into public.memories (content, tag, importance_score, context) values (${row.content}, ${row.tag}, ${row.importance_score}, ${batch})`;
+        }
+      });
+      await asUser(sql, alice, (tx) => tx`insert into public.memories (content, tag) values ('marker', ${batch})`);
+      await marker.waitFor(() => true, 5000, 'the marker');
 
-    const delivered = Object.fromEntries(cases.map(([filter], i) => [filter, seen[i]!.items.map((c) => (c.new as Record<string, unknown>).content)]));
-    expect(delivered).toEqual(Object.fromEntries(cases));
-    if (local !== client) await local.close();
-  });
+      const delivered = Object.fromEntries(
+        cases.map(([filter], i) => [filter, seen[i]!.items.map((c) => (c.new as Record<string, unknown>).content)]),
+      );
+      expect(delivered).toEqual(Object.fromEntries(cases));
+      if (local !== client) await local.close();
+    },
+  );
 });

@@ -40,13 +40,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await service.close();
   await new Promise((resolve) => server.close(resolve));
-  for (const slot of slots) await sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ${slot}`;
+  for (const slot of slots)
+    await sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ${slot}`;
   await removeUsers(sql, [ada]);
   await sql.end();
 });
 
 const client = (token: string) =>
-  createClient(url, env.anonKey(), { accessToken: async () => token, realtime: { transport: WebSocket as never, logger: () => undefined } });
+  createClient(url, env.anonKey(), {
+    accessToken: async () => token,
+    realtime: { transport: WebSocket as never, logger: () => undefined },
+  });
 
 describe('private channels only', () => {
   it('refuses a public channel with the platform’s reason', async () => {

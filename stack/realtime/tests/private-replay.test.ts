@@ -5,7 +5,18 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalUser } from '../../../test-support/users.ts';
-import { adminSql, asUser, Collector, insertConversation, newUser, realClient, removeUsers, sleep, subscribed, type TestClient } from '../../../test-support/realtime.ts';
+import {
+  adminSql,
+  asUser,
+  Collector,
+  insertConversation,
+  newUser,
+  realClient,
+  removeUsers,
+  sleep,
+  subscribed,
+  type TestClient,
+} from '../../../test-support/realtime.ts';
 import { joinError, rawJoin, type Received, syncTopic } from '../../../test-support/private-topic.ts';
 
 const sql = adminSql();
@@ -24,9 +35,17 @@ async function broadcastsSettled(): Promise<void> {
   const listener = await realClient(ben.token);
   try {
     const got = new Collector<Received>();
-    await subscribed(listener.supabase.channel(syncTopic(ben), { config: { private: true } }).on('broadcast', { event: '*' }, got.push));
+    await subscribed(
+      listener.supabase
+        .channel(syncTopic(ben), { config: { private: true } })
+        .on('broadcast', { event: '*' }, got.push),
+    );
     const marker = await insertConversation(sql, ben, 'settled');
-    await got.waitFor((item) => (item.payload.record as { id?: string } | undefined)?.id === marker, 5000, 'Ben’s marker');
+    await got.waitFor(
+      (item) => (item.payload.record as { id?: string } | undefined)?.id === marker,
+      5000,
+      'Ben’s marker',
+    );
   } finally {
     await listener.close();
   }
@@ -71,7 +90,12 @@ describe('broadcast replay', () => {
   });
 
   it('caps `limit` at 25', async () => {
-    await asUser(sql, ada, (tx) => tx`insert into public.memories (local_id, content) select 'r-' || n, 'memory ' || n from generate_series(1, 30) n`);
+    await asUser(
+      sql,
+      ada,
+      (tx) =>
+        tx`insert into public.memories (local_id, content) select 'r-' || n, 'memory ' || n from generate_series(1, 30) n`,
+    );
     await broadcastsSettled();
     const got = new Collector<Received>();
     const channel = device.supabase
@@ -87,21 +111,36 @@ describe('broadcast replay', () => {
   it('replays nothing from the future, and live messages follow without the replay mark', async () => {
     const got = new Collector<Received>();
     const channel = device.supabase
-      .channel(syncTopic(ada), { config: { private: true, broadcast: { replay: { since: Date.now() + 3_600_000, limit: 5 } } } })
+      .channel(syncTopic(ada), {
+        config: { private: true, broadcast: { replay: { since: Date.now() + 3_600_000, limit: 5 } } },
+      })
       .on('broadcast', { event: '*' }, got.push);
     await subscribed(channel);
     const id = await insertConversation(sql, ada, 'live');
-    const live = await got.waitFor((item) => (item.payload.record as { id: string }).id === id, 3000, 'the live message');
+    const live = await got.waitFor(
+      (item) => (item.payload.record as { id: string }).id === id,
+      3000,
+      'the live message',
+    );
     expect(got.items).toHaveLength(1);
     expect(live.meta).toEqual({ id: live.payload.id });
   });
 
   it('is refused on a public channel and with bad params', async () => {
     // supabase-js refuses replay on a public channel itself, so this join is sent over a raw socket.
-    const reply = await rawJoin('public-room', { config: { private: false, broadcast: { replay: { since, limit: 5 } } } });
-    expect(reply).toEqual({ status: 'error', response: { reason: 'UnableToReplayMessages: Replay is not allowed for public channels' } });
+    const reply = await rawJoin('public-room', {
+      config: { private: false, broadcast: { replay: { since, limit: 5 } } },
+    });
+    expect(reply).toEqual({
+      status: 'error',
+      response: { reason: 'UnableToReplayMessages: Replay is not allowed for public channels' },
+    });
     expect(
-      await joinError(device.supabase.channel(syncTopic(ada), { config: { private: true, broadcast: { replay: { since: 'yesterday' } as never } } })),
+      await joinError(
+        device.supabase.channel(syncTopic(ada), {
+          config: { private: true, broadcast: { replay: { since: 'yesterday' } as never } },
+        }),
+      ),
     ).toBe('UnableToReplayMessages: Replay params are not valid');
   });
 });

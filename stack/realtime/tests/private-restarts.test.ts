@@ -12,7 +12,15 @@ import type { LocalUser } from '../../../test-support/users.ts';
 import { loadConfig } from '../../config.ts';
 import { startDatabase, stopDatabase } from '../../db/database.ts';
 import { startStack, stopServices } from '../../stack.ts';
-import { adminSql, Collector, insertConversation, newUser, realClient, removeUsers, type TestClient } from '../../../test-support/realtime.ts';
+import {
+  adminSql,
+  Collector,
+  insertConversation,
+  newUser,
+  realClient,
+  removeUsers,
+  type TestClient,
+} from '../../../test-support/realtime.ts';
 import { type Received, syncTopic } from '../../../test-support/private-topic.ts';
 
 const config = loadConfig();
@@ -28,7 +36,9 @@ async function device(user: LocalUser, config: Record<string, unknown> = {}) {
   clients.push(client);
   const got = new Collector<Received>();
   const statuses = new Collector<string>();
-  const channel = client.supabase.channel(syncTopic(user), { config: { private: true, ...config } }).on('broadcast', { event: 'INSERT' }, got.push);
+  const channel = client.supabase
+    .channel(syncTopic(user), { config: { private: true, ...config } })
+    .on('broadcast', { event: 'INSERT' }, got.push);
   channel.subscribe((status) => statuses.push(status));
   await statuses.waitFor((status) => status === 'SUBSCRIBED', 10_000, 'the join');
   return { got, statuses, channel };
@@ -59,7 +69,11 @@ describe('restarts on the broadcast path', () => {
     const during = await writeMany(ada, 'during', 3);
     const rejoined = statuses.items.length;
     await startStack(config, quiet);
-    await statuses.waitFor((status) => status === 'SUBSCRIBED' && statuses.items.length > rejoined, 20_000, 'the rejoin');
+    await statuses.waitFor(
+      (status) => status === 'SUBSCRIBED' && statuses.items.length > rejoined,
+      20_000,
+      'the rejoin',
+    );
     const after = await writeMany(ada, 'after', 3);
     await got.waitFor((item) => idOf(item) === after.at(-1), 5000, 'the writes after the restart');
     const live = got.items.map(idOf);

@@ -18,12 +18,18 @@ class RawSocket {
       if (isBinary) this.binary.push(data as Buffer);
       else {
         const parsed = JSON.parse(data.toString());
-        this.frames.push(Array.isArray(parsed) ? (parsed as Arr) : [null, parsed.ref, parsed.topic, parsed.event, { ...parsed.payload, __object: Object.keys(parsed) }]);
+        this.frames.push(
+          Array.isArray(parsed)
+            ? (parsed as Arr)
+            : [null, parsed.ref, parsed.topic, parsed.event, { ...parsed.payload, __object: Object.keys(parsed) }],
+        );
       }
     });
   }
   static async open(vsn = '2.0.0'): Promise<RawSocket> {
-    const ws = new WebSocket(`${env.apiUrl().replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${env.anonKey()}&vsn=${vsn}`);
+    const ws = new WebSocket(
+      `${env.apiUrl().replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${env.anonKey()}&vsn=${vsn}`,
+    );
     await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
     return new RawSocket(ws);
   }
@@ -60,7 +66,20 @@ describe('wire protocol', () => {
       { event: 'INSERT', schema: 'public', table: 'messages' },
       { event: 'UPDATE', schema: 'public', table: 'memories', select: ['tag'] },
     ];
-    s.send(['6', '6', topic, 'phx_join', { config: { broadcast: { ack: false, self: false }, presence: { key: '', enabled: false }, postgres_changes: bindings, private: false } }]);
+    s.send([
+      '6',
+      '6',
+      topic,
+      'phx_join',
+      {
+        config: {
+          broadcast: { ack: false, self: false },
+          presence: { key: '', enabled: false },
+          postgres_changes: bindings,
+          private: false,
+        },
+      },
+    ]);
     const [joinRef, , , , payload] = await s.reply('6');
     expect(joinRef).toBe('6');
     expect(payload.status).toBe('ok');
@@ -68,7 +87,13 @@ describe('wire protocol', () => {
     expect(echoed.map(({ id: _id, ...rest }) => rest)).toEqual(bindings);
     expect(echoed.every((b) => typeof b.id === 'number')).toBe(true);
     const system = await s.frames.waitFor((f) => f[3] === 'system', 3000, 'the system message');
-    expect(system).toEqual(['6', null, topic, 'system', { extension: 'postgres_changes', status: 'ok', message: 'Subscribed to PostgreSQL', channel: topic.slice(9) }]);
+    expect(system).toEqual([
+      '6',
+      null,
+      topic,
+      'system',
+      { extension: 'postgres_changes', status: 'ok', message: 'Subscribed to PostgreSQL', channel: topic.slice(9) },
+    ]);
   });
 
   it('always sends postgres_changes: [] and sends presence_state after a presence-enabled join and rejoin', async () => {
@@ -76,10 +101,22 @@ describe('wire protocol', () => {
     const topic = `realtime:${randomTopic()}`;
     s.send(['1', '1', topic, 'phx_join', { config: { presence: { key: 'k', enabled: true } } }]);
     expect((await s.reply('1'))[4]).toEqual({ status: 'ok', response: { postgres_changes: [] } });
-    expect(await s.frames.waitFor((f) => f[3] === 'presence_state', 3000, 'presence_state')).toEqual(['1', null, topic, 'presence_state', {}]);
+    expect(await s.frames.waitFor((f) => f[3] === 'presence_state', 3000, 'presence_state')).toEqual([
+      '1',
+      null,
+      topic,
+      'presence_state',
+      {},
+    ]);
     // A duplicate join closes the old instance (phx_close with its join_ref) and gets its own state.
     s.send(['2', '2', topic, 'phx_join', { config: { presence: { key: 'k', enabled: true } } }]);
-    expect(await s.frames.waitFor((f) => f[3] === 'phx_close', 3000, 'phx_close')).toEqual(['1', '1', topic, 'phx_close', {}]);
+    expect(await s.frames.waitFor((f) => f[3] === 'phx_close', 3000, 'phx_close')).toEqual([
+      '1',
+      '1',
+      topic,
+      'phx_close',
+      {},
+    ]);
     await s.reply('2');
     await s.frames.waitFor((f) => f[3] === 'presence_state' && f[0] === '2', 3000, 'the second presence_state');
   });
@@ -91,7 +128,13 @@ describe('wire protocol', () => {
     await s.reply('4');
     s.send(['4', '5', topic, 'phx_leave', {}]);
     expect(await s.reply('5')).toEqual(['4', '5', topic, 'phx_reply', { status: 'ok', response: {} }]);
-    expect(await s.frames.waitFor((f) => f[3] === 'phx_close', 3000, 'phx_close')).toEqual(['4', '4', topic, 'phx_close', {}]);
+    expect(await s.frames.waitFor((f) => f[3] === 'phx_close', 3000, 'phx_close')).toEqual([
+      '4',
+      '4',
+      topic,
+      'phx_close',
+      {},
+    ]);
     s.send([null, '6', 'realtime:never-joined', 'phx_leave', {}]);
     expect((await s.reply('6'))[4]).toEqual({ status: 'ok', response: {} });
   });
@@ -105,7 +148,10 @@ describe('wire protocol', () => {
   it('refuses an empty topic name with TopicNameRequired', async () => {
     const s = await open();
     s.send(['1', '1', 'realtime:', 'phx_join', { config: {} }]);
-    expect((await s.reply('1'))[4]).toEqual({ status: 'error', response: { reason: 'TopicNameRequired: You must provide a topic name' } });
+    expect((await s.reply('1'))[4]).toEqual({
+      status: 'error',
+      response: { reason: 'TopicNameRequired: You must provide a topic name' },
+    });
   });
 
   it('speaks 1.0.0 object frames without join_ref', async () => {
@@ -124,7 +170,9 @@ describe('wire protocol', () => {
     sender.send(['1', '1', topic, 'phx_join', { config: { broadcast: { ack: true } } }]);
     await Promise.all([receiver.reply('1'), sender.reply('1')]);
     const parts = ['1', '2', topic, 'cursor', ''].map((text) => Buffer.from(text));
-    sender.ws.send(Buffer.concat([Buffer.from([3, ...parts.map((p) => p.length), 1]), ...parts, Buffer.from('{"x":9}')]));
+    sender.ws.send(
+      Buffer.concat([Buffer.from([3, ...parts.map((p) => p.length), 1]), ...parts, Buffer.from('{"x":9}')]),
+    );
     expect((await sender.reply('2'))[4]).toEqual({ status: 'ok', response: {} });
     const frame = await receiver.binary.waitFor(() => true, 3000, 'the kind-4 frame');
     expect(frame[0]).toBe(4);

@@ -6,7 +6,14 @@
  */
 import type { RealtimePostgresChangesPayload } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { adminSql, Collector, randomTopic, realClient, subscribed, type TestClient } from '../../../test-support/realtime.ts';
+import {
+  adminSql,
+  Collector,
+  randomTopic,
+  realClient,
+  subscribed,
+  type TestClient,
+} from '../../../test-support/realtime.ts';
 
 type Change = RealtimePostgresChangesPayload<Record<string, unknown>>;
 
@@ -28,7 +35,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service.close();
-  await sql.unsafe(`alter publication supabase_realtime drop table if exists ${schema}.first, ${schema}.second`).catch(() => undefined);
+  await sql
+    .unsafe(`alter publication supabase_realtime drop table if exists ${schema}.first, ${schema}.second`)
+    .catch(() => undefined);
   await sql.unsafe(`drop schema if exists ${schema} cascade`);
   await sql.end();
 });
@@ -36,16 +45,30 @@ afterAll(async () => {
 describe('a table added to the publication', () => {
   it('delivers the rows written the moment after it was added', async () => {
     const sees = new Collector<Change>();
-    const channel = service.supabase.channel(randomTopic('pub')).on('postgres_changes', { event: 'INSERT', schema }, sees.push);
+    const channel = service.supabase
+      .channel(randomTopic('pub'))
+      .on('postgres_changes', { event: 'INSERT', schema }, sees.push);
     await subscribed(channel);
     // Wait until the stream decodes the current list: a row of the first table reaches us only once
     // the stream has restarted with that table (added in beforeAll, noticed within a second).
     await sql.unsafe(`insert into ${schema}.first (body) values ('settled')`);
-    await sees.waitFor((c) => c.table === 'first' && (c.new as { body?: string }).body === 'settled', 8000, 'a row of the first table');
+    await sees.waitFor(
+      (c) => c.table === 'first' && (c.new as { body?: string }).body === 'settled',
+      8000,
+      'a row of the first table',
+    );
     await sql.unsafe(`alter publication supabase_realtime add table ${schema}.second`);
     await sql.unsafe(`insert into ${schema}.second (body) values ('right after')`);
     await sql.unsafe(`insert into ${schema}.first (body) values ('marker')`);
-    await sees.waitFor((c) => c.table === 'second' && (c.new as { body?: string }).body === 'right after', 8000, 'the row of the newly published table');
-    await sees.waitFor((c) => c.table === 'first' && (c.new as { body?: string }).body === 'marker', 8000, 'the marker');
+    await sees.waitFor(
+      (c) => c.table === 'second' && (c.new as { body?: string }).body === 'right after',
+      8000,
+      'the row of the newly published table',
+    );
+    await sees.waitFor(
+      (c) => c.table === 'first' && (c.new as { body?: string }).body === 'marker',
+      8000,
+      'the marker',
+    );
   });
 });

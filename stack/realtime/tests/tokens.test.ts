@@ -8,7 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mintUserToken } from '../../identity/jwt.ts';
 import type { LocalUser } from '../../../test-support/users.ts';
-import { adminSql, asUser, Collector, env, newUser, randomTopic, realClient, removeUsers, sleep } from '../../../test-support/realtime.ts';
+import {
+  adminSql,
+  asUser,
+  Collector,
+  env,
+  newUser,
+  randomTopic,
+  realClient,
+  removeUsers,
+  sleep,
+} from '../../../test-support/realtime.ts';
 
 type Change = RealtimePostgresChangesPayload<Record<string, unknown>>;
 interface SystemMessage {
@@ -54,7 +64,11 @@ async function watch(token: string) {
   const changes = new Collector<Change>();
   const channel = client.supabase
     .channel(randomTopic('tok'))
-    .on('postgres_changes', { event: '*', schema: 'public', table: 'memories', filter: `user_id=eq.${alice.id}` }, changes.push)
+    .on(
+      'postgres_changes',
+      { event: '*', schema: 'public', table: 'memories', filter: `user_id=eq.${alice.id}` },
+      changes.push,
+    )
     .on('system', {}, system.push);
   const errors = new Collector<string>();
   channel.subscribe((status, error) => {
@@ -74,10 +88,22 @@ async function writeAndWaitForMarker(content: string): Promise<void> {
   const control = await watch(alice.token);
   try {
     await control.statuses.waitFor((s) => s === 'SUBSCRIBED', 5000, 'the control device SUBSCRIBED');
-    await control.system.waitFor((m) => m.message === 'Subscribed to PostgreSQL', 3000, 'the control device’s subscription');
+    await control.system.waitFor(
+      (m) => m.message === 'Subscribed to PostgreSQL',
+      3000,
+      'the control device’s subscription',
+    );
     await asUser(sql, alice, (tx) => tx`insert into public.memories (content) values (${content})`);
-    const [marker] = await asUser(sql, alice, (tx) => tx<{ id: string }[]>`insert into public.memories (content) values ('marker') returning id`);
-    await control.changes.waitFor((c) => (c.new as { id?: string }).id === marker!.id, 5000, 'the marker on the control device');
+    const [marker] = await asUser(
+      sql,
+      alice,
+      (tx) => tx<{ id: string }[]>`insert into public.memories (content) values ('marker') returning id`,
+    );
+    await control.changes.waitFor(
+      (c) => (c.new as { id?: string }).id === marker!.id,
+      5000,
+      'the marker on the control device',
+    );
   } finally {
     await control.client.close();
   }
@@ -93,8 +119,16 @@ describe('tokens', () => {
   });
 
   it.each([
-    ['expired', () => mintUserToken(alice.id, { expiresIn: -30 }), /^InvalidJWTToken: Token has expired 3\d seconds ago$/],
-    ['forged', () => mintUserToken(alice.id, { secret: 'not-the-project-secret-but-long-enough' }), /^JwtSignatureError: Failed to validate JWT signature$/],
+    [
+      'expired',
+      () => mintUserToken(alice.id, { expiresIn: -30 }),
+      /^InvalidJWTToken: Token has expired 3\d seconds ago$/,
+    ],
+    [
+      'forged',
+      () => mintUserToken(alice.id, { secret: 'not-the-project-secret-but-long-enough' }),
+      /^JwtSignatureError: Failed to validate JWT signature$/,
+    ],
     ['malformed', async () => 'not-a-jwt', /^MalformedJWT: The token provided is not a valid JWT$/],
   ])('an %s token never gets data: the join fails with the platform’s reason', async (_kind, token, reason) => {
     const watched = await watch(await token());
@@ -129,9 +163,19 @@ describe('tokens', () => {
     watched.client.token.value = await mintUserToken(alice.id, { expiresIn: 3600 });
     await watched.client.refresh();
     // The server re-creates the subscription with the new claims and says so.
-    await watched.system.waitFor((m) => m.message === 'Subscribed to PostgreSQL' && watched.system.items.filter((x) => x.message === m.message).length >= 2, 3000, 'a second "Subscribed"');
+    await watched.system.waitFor(
+      (m) =>
+        m.message === 'Subscribed to PostgreSQL' &&
+        watched.system.items.filter((x) => x.message === m.message).length >= 2,
+      3000,
+      'a second "Subscribed"',
+    );
     await sleep(2500);
-    const [row] = await asUser(sql, alice, (tx) => tx<{ id: string }[]>`insert into public.memories (content) values ('after refresh') returning id`);
+    const [row] = await asUser(
+      sql,
+      alice,
+      (tx) => tx<{ id: string }[]>`insert into public.memories (content) values ('after refresh') returning id`,
+    );
     await watched.changes.waitFor((c) => (c.new as { id?: string }).id === row!.id, 5000, 'the change after refresh');
     expect(watched.system.items.filter((m) => m.status === 'error')).toEqual([]);
     await watched.client.close();

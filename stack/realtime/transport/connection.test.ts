@@ -46,7 +46,9 @@ class FakeSocket extends EventEmitter {
     this.emit('message', Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)), false);
   }
   replies(status?: string) {
-    return this.frames.filter((f) => f[3] === 'phx_reply' && (status === undefined || (f[4] as { status: string }).status === status));
+    return this.frames.filter(
+      (f) => f[3] === 'phx_reply' && (status === undefined || (f[4] as { status: string }).status === status),
+    );
   }
 }
 
@@ -67,7 +69,11 @@ function setup(limits: Partial<RealtimeLimits> = {}) {
   };
   const open = () => {
     const ws = new FakeSocket();
-    const connection = new Connection(ws as unknown as WebSocket, { serializer: v2, apikey: keys.anonKey, claims: { role: 'anon' } as never }, context);
+    const connection = new Connection(
+      ws as unknown as WebSocket,
+      { serializer: v2, apikey: keys.anonKey, claims: { role: 'anon' } as never },
+      context,
+    );
     return { ws, connection };
   };
   return { hub, logs, open };
@@ -104,7 +110,15 @@ describe('Connection', () => {
     await until(() => ws.replies('ok').length === 3, 'three joins');
     join(ws, '3', 'realtime:rate-3');
     join(ws, '4', 'realtime:rate-4');
-    expect(ws.replies('error')).toEqual([['3', '3', 'realtime:rate-3', 'phx_reply', { status: 'error', response: { reason: 'ClientJoinRateLimitReached: Too many joins per second' } }]]);
+    expect(ws.replies('error')).toEqual([
+      [
+        '3',
+        '3',
+        'realtime:rate-3',
+        'phx_reply',
+        { status: 'error', response: { reason: 'ClientJoinRateLimitReached: Too many joins per second' } },
+      ],
+    ]);
     expect(ws.closedWith).toBe(1000);
     expect(hub.sockets).toBe(0);
   });

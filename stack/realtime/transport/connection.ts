@@ -105,7 +105,9 @@ export class Connection implements ChannelSocket {
   private send(data: string | Buffer, binary: boolean): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > this.context.limits.maxBufferedBytes) {
-      this.context.log(`[realtime] terminated a socket with ${this.ws.bufferedAmount} bytes unsent (bound ${this.context.limits.maxBufferedBytes})`);
+      this.context.log(
+        `[realtime] terminated a socket with ${this.ws.bufferedAmount} bytes unsent (bound ${this.context.limits.maxBufferedBytes})`,
+      );
       this.terminate();
       return;
     }
@@ -125,13 +127,22 @@ export class Connection implements ChannelSocket {
   }
 
   private reply(frame: Frame, status: 'ok' | 'error', response: unknown): void {
-    this.sendFrame({ joinRef: frame.joinRef, ref: frame.ref, topic: frame.topic, event: 'phx_reply', payload: { status, response } });
+    this.sendFrame({
+      joinRef: frame.joinRef,
+      ref: frame.ref,
+      topic: frame.topic,
+      event: 'phx_reply',
+      payload: { status, response },
+    });
   }
 
   private onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
     if (this.closed) return;
     const size = Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.length;
-    if (!this.inboundRate.take() || !this.inboundBytes.take(Math.min(size, inboundBytesPerSecond(this.context.limits)))) {
+    if (
+      !this.inboundRate.take() ||
+      !this.inboundBytes.take(Math.min(size, inboundBytesPerSecond(this.context.limits)))
+    ) {
       // Whatever the quotas, a socket cannot make the server decode (and queue) frames or bytes
       // without end: reading stops for the rest of the second and TCP holds the client back. The
       // frame itself still runs.
@@ -182,7 +193,10 @@ export class Connection implements ChannelSocket {
       const holdsSlot = this.channels.has(frame.topic) || this.joining.has(frame.topic);
       if (!holdsSlot) {
         try {
-          channelLimit(this.channels.size + [...this.joining.keys()].filter((topic) => !this.channels.has(topic)).length, this.context.limits.maxChannelsPerClient);
+          channelLimit(
+            this.channels.size + [...this.joining.keys()].filter((topic) => !this.channels.has(topic)).length,
+            this.context.limits.maxChannelsPerClient,
+          );
         } catch (error) {
           return void this.replyError(frame, error as RealtimeError);
         }
@@ -212,7 +226,9 @@ export class Connection implements ChannelSocket {
   /** A handler threw: the channel ends with phx_error (the client rejoins), a join gets an error reply. */
   private failed(frame: Frame, error: unknown): void {
     try {
-      this.context.log(`[realtime] UnknownErrorOnChannel: ${frame.event} on ${frame.topic} failed: ${(error as Error)?.stack ?? String(error)}`);
+      this.context.log(
+        `[realtime] UnknownErrorOnChannel: ${frame.event} on ${frame.topic} failed: ${(error as Error)?.stack ?? String(error)}`,
+      );
       const channel = this.channels.get(frame.topic);
       if (channel) {
         channel.end('phx_error');
@@ -227,7 +243,8 @@ export class Connection implements ChannelSocket {
   }
 
   private async replyError(frame: Frame, error: RealtimeError): Promise<void> {
-    if (this.context.errorBackoffMs > 0) await new Promise((resolve) => setTimeout(resolve, this.context.errorBackoffMs));
+    if (this.context.errorBackoffMs > 0)
+      await new Promise((resolve) => setTimeout(resolve, this.context.errorBackoffMs));
     this.reply(frame, 'error', { reason: reasonFor(error) });
   }
 
@@ -280,13 +297,19 @@ export class Connection implements ChannelSocket {
       return void this.replyError(frame, error);
     }
     if (this.closed) return;
-    const channel = new Channel(this, frame.topic, frame.joinRef, plan, (expired, message) => this.shutdown(expired, message));
+    const channel = new Channel(this, frame.topic, frame.joinRef, plan, (expired, message) =>
+      this.shutdown(expired, message),
+    );
     this.channels.set(frame.topic, channel);
-    this.channelPresenceRate.set(channel, new RateWindow(this.context.limits.clientPresenceMaxCalls, this.context.limits.clientPresenceWindowMs));
+    this.channelPresenceRate.set(
+      channel,
+      new RateWindow(this.context.limits.clientPresenceMaxCalls, this.context.limits.clientPresenceWindowMs),
+    );
     this.reply(frame, 'ok', { postgres_changes: plan.echo });
     this.context.hub.add(channel);
     channel.sendReplayed(plan.replayed);
-    if (channel.presenceEnabled && channel.receivesPresence) channel.push('presence_state', this.context.hub.presence.state(channel.hubTopic));
+    if (channel.presenceEnabled && channel.receivesPresence)
+      channel.push('presence_state', this.context.hub.presence.state(channel.hubTopic));
     if (plan.replicationReady) channel.system('system', 'ok', 'Replication connection established');
     if (plan.bindingError) {
       channel.system('postgres_changes', 'error', plan.bindingError);
@@ -322,8 +345,11 @@ export class Connection implements ChannelSocket {
         if (!(error instanceof RealtimeError)) throw error;
         return this.shutdown(channel, error.message);
       }
-      const lost = (['broadcast', 'presence'] as const).some((extension) => channel.policies[extension].read && !policies![extension].read);
-      if (lost) return this.shutdown(channel, `You no longer have permission to read from this Channel topic: ${channel.name}`);
+      const lost = (['broadcast', 'presence'] as const).some(
+        (extension) => channel.policies[extension].read && !policies![extension].read,
+      );
+      if (lost)
+        return this.shutdown(channel, `You no longer have permission to read from this Channel topic: ${channel.name}`);
     }
     channel.refresh(token, claims, policies);
     if (channel.bindings.length > 0) channel.system('postgres_changes', 'ok', 'Subscribed to PostgreSQL');
@@ -351,7 +377,9 @@ export class Connection implements ChannelSocket {
       const raw = payload instanceof Uint8Array ? payload : undefined;
       this.context.hub.broadcast(
         channel.hubTopic,
-        raw ? { topic: channel.topic, event, payload: {}, raw } : { topic: channel.topic, event, payload: payload ?? {} },
+        raw
+          ? { topic: channel.topic, event, payload: {}, raw }
+          : { topic: channel.topic, event, payload: payload ?? {} },
         channel,
         channel.broadcastConfig.self,
       );
@@ -363,7 +391,8 @@ export class Connection implements ChannelSocket {
     const { event, payload } = frame.payload as { event?: unknown; payload?: unknown };
     const hub = this.context.hub;
     const limits = this.context.limits;
-    if (!this.channelPresenceRate.get(channel)!.take()) return this.shutdown(channel, 'Client presence rate limit exceeded');
+    if (!this.channelPresenceRate.get(channel)!.take())
+      return this.shutdown(channel, 'Client presence rate limit exceeded');
     if (event === 'track') {
       // A private channel may track only with the insert policy's consent; the platform answers `error`.
       if (!channel.policies.presence.write) return this.reply(frame, 'error', {});
@@ -379,7 +408,12 @@ export class Connection implements ChannelSocket {
         channel.presenceEnabled = true;
         if (channel.receivesPresence) channel.push('presence_state', hub.presence.state(channel.hubTopic));
       }
-      const diff = hub.presence.track(channel.hubTopic, channel, channel.presenceKey, payload as Record<string, unknown>);
+      const diff = hub.presence.track(
+        channel.hubTopic,
+        channel,
+        channel.presenceKey,
+        payload as Record<string, unknown>,
+      );
       this.reply(frame, 'ok', {});
       if (diff) hub.sendDiff(channel.hubTopic, diff);
       return;

@@ -39,7 +39,14 @@ export class HandshakeError extends Error {
   }
 }
 
-const statusText: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 405: 'Method Not Allowed', 500: 'Internal Server Error' };
+const statusText: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  405: 'Method Not Allowed',
+  500: 'Internal Server Error',
+};
 
 /** Ends a failed upgrade with an HTTP answer, as ws's abortHandshake does. */
 export function abortHandshake(socket: Duplex, error: HandshakeError): void {

@@ -114,14 +114,21 @@ interface OutgoingMessage {
   id?: string | number;
 }
 
-function readMessages(url: URL, single: RegExpExecArray | null, request: IncomingMessage, body: Buffer, limits: RealtimeLimits): OutgoingMessage[] {
+function readMessages(
+  url: URL,
+  single: RegExpExecArray | null,
+  request: IncomingMessage,
+  body: Buffer,
+  limits: RealtimeLimits,
+): OutgoingMessage[] {
   const tooLarge = (size: number) => size > maxPayloadBytes(limits);
   if (single) {
     const topic = pathPart(single[1]!, 'topic');
     const event = pathPart(single[2]!, 'event');
     const isPrivate = url.searchParams.get('private') === 'true';
     if (tooLarge(body.length)) throw new HttpInputError(413, 'Payload size exceeds tenant limit');
-    if (request.headers['content-type']?.startsWith('application/octet-stream')) return [{ topic, event, payload: {}, raw: new Uint8Array(body), isPrivate }];
+    if (request.headers['content-type']?.startsWith('application/octet-stream'))
+      return [{ topic, event, payload: {}, raw: new Uint8Array(body), isPrivate }];
     return [{ topic, event, payload: body.length > 0 ? parseJson(body) : {}, isPrivate }];
   }
   const parsed = batchSchema.safeParse(parseJson(body));
@@ -130,8 +137,14 @@ function readMessages(url: URL, single: RegExpExecArray | null, request: Incomin
     throw new HttpInputError(422, `${issue.path.join('.') || 'body'}: ${issue.message}`);
   }
   return parsed.data.messages.map((message) => {
-    if (tooLarge(utf8Bytes(JSON.stringify(message.payload) ?? ''))) throw new HttpInputError(413, 'Payload size exceeds tenant limit');
-    const out: OutgoingMessage = { topic: message.topic, event: message.event, payload: message.payload, isPrivate: message.private === true };
+    if (tooLarge(utf8Bytes(JSON.stringify(message.payload) ?? '')))
+      throw new HttpInputError(413, 'Payload size exceeds tenant limit');
+    const out: OutgoingMessage = {
+      topic: message.topic,
+      event: message.event,
+      payload: message.payload,
+      isPrivate: message.private === true,
+    };
     if (message.id !== undefined) out.id = message.id;
     return out;
   });
@@ -151,7 +164,13 @@ export async function handleBroadcastRequest(
   if (url.pathname !== '/realtime/v1/api/broadcast' && !single) {
     return sendJson(response, 404, { message: `no route for ${request.method} ${url.pathname}` });
   }
-  if (request.method !== 'POST') return sendJson(response, 405, { message: `${request.method} is not allowed here; use POST` }, { allow: 'POST, OPTIONS' });
+  if (request.method !== 'POST')
+    return sendJson(
+      response,
+      405,
+      { message: `${request.method} is not allowed here; use POST` },
+      { allow: 'POST, OPTIONS' },
+    );
   let claims: Claims;
   try {
     claims = await claimsFor(tokenOf(request), keys);
@@ -180,8 +199,16 @@ export async function handleBroadcastRequest(
   }
   for (const message of messages) {
     if (message.isPrivate && !allowed.get(message.topic)) continue;
-    const broadcast = { topic: `realtime:${message.topic}`, event: message.event, payload: message.payload, ...(message.raw ? { raw: message.raw } : {}) };
-    hub.broadcast(hubTopic(message.topic, message.isPrivate), message.id === undefined ? broadcast : { ...broadcast, meta: { id: message.id } });
+    const broadcast = {
+      topic: `realtime:${message.topic}`,
+      event: message.event,
+      payload: message.payload,
+      ...(message.raw ? { raw: message.raw } : {}),
+    };
+    hub.broadcast(
+      hubTopic(message.topic, message.isPrivate),
+      message.id === undefined ? broadcast : { ...broadcast, meta: { id: message.id } },
+    );
   }
   response.writeHead(202, { 'access-control-allow-origin': '*' });
   response.end();

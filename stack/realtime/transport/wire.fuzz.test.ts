@@ -14,9 +14,24 @@ const EVENTS = ['phx_join', 'phx_leave', 'heartbeat', 'access_token', 'broadcast
 /** JSON values, with the ones that defeat String(): objects whose toString/valueOf are not functions. */
 const hostile = fc.oneof(
   fc.jsonValue(),
-  fc.constantFrom({ toString: 1 }, { toString: null }, { valueOf: {} }, { __proto__: null }, { constructor: 'x' }, [], [[]], -0, 1e308),
+  fc.constantFrom(
+    { toString: 1 },
+    { toString: null },
+    { valueOf: {} },
+    { __proto__: null },
+    { constructor: 'x' },
+    [],
+    [[]],
+    -0,
+    1e308,
+  ),
 );
-const field = fc.oneof(fc.string(), fc.constantFrom(...EVENTS), fc.constantFrom('phoenix', 'realtime:x', 'realtime:'), hostile);
+const field = fc.oneof(
+  fc.string(),
+  fc.constantFrom(...EVENTS),
+  fc.constantFrom('phoenix', 'realtime:x', 'realtime:'),
+  hostile,
+);
 const payloadFor = fc.oneof(
   hostile,
   fc.record({ config: hostile, access_token: hostile, user_token: hostile }, { requiredKeys: [] }),
@@ -47,7 +62,11 @@ function decodesOrRefuses(decode: () => Frame): void {
 
 function kind3(parts: string[], encoding: number, body: Uint8Array): Buffer {
   const encoded = parts.map((part) => Buffer.from(part, 'utf8'));
-  return Buffer.concat([Buffer.from([3, ...encoded.map((part) => part.length & 0xff), encoding]), ...encoded, Buffer.from(body)]);
+  return Buffer.concat([
+    Buffer.from([3, ...encoded.map((part) => part.length & 0xff), encoding]),
+    ...encoded,
+    Buffer.from(body),
+  ]);
 }
 
 const RUNS = { numRuns: 400 };
@@ -55,45 +74,74 @@ const RUNS = { numRuns: 400 };
 describe('wire decoder under arbitrary input', () => {
   it('refuses the frames that used to crash the process', () => {
     expect(() => v2.decode(Buffer.from('[{"toString":1},"1","realtime:x","phx_join",{}]'), false)).toThrow(WireError);
-    expect(() => v1.decode(Buffer.from('{"topic":"phoenix","event":"heartbeat","payload":{},"ref":{"toString":null}}'), false)).toThrow(WireError);
-    expect(() => v1.decode(Buffer.from('{"topic":"realtime:x","event":"phx_join","payload":{},"ref":"1","join_ref":[1]}'), false)).toThrow(WireError);
+    expect(() =>
+      v1.decode(Buffer.from('{"topic":"phoenix","event":"heartbeat","payload":{},"ref":{"toString":null}}'), false),
+    ).toThrow(WireError);
+    expect(() =>
+      v1.decode(Buffer.from('{"topic":"realtime:x","event":"phx_join","payload":{},"ref":"1","join_ref":[1]}'), false),
+    ).toThrow(WireError);
   });
 
   it('2.0.0 text: any five (or other number of) fields', () => {
     fc.assert(
-      fc.property(fc.array(field, { minLength: 0, maxLength: 7 }), payloadFor, fc.boolean(), (fields, payload, withPayload) => {
-        const frame = withPayload && fields.length >= 4 ? [...fields.slice(0, 4), payload] : fields;
-        decodesOrRefuses(() => v2.decode(Buffer.from(JSON.stringify(frame)), false));
-      }),
+      fc.property(
+        fc.array(field, { minLength: 0, maxLength: 7 }),
+        payloadFor,
+        fc.boolean(),
+        (fields, payload, withPayload) => {
+          const frame = withPayload && fields.length >= 4 ? [...fields.slice(0, 4), payload] : fields;
+          decodesOrRefuses(() => v2.decode(Buffer.from(JSON.stringify(frame)), false));
+        },
+      ),
       RUNS,
     );
   });
 
   it('1.0.0 text: any value in every key', () => {
     fc.assert(
-      fc.property(fc.record({ topic: field, event: field, payload: payloadFor, ref: field, join_ref: field }, { requiredKeys: [] }), (message) => {
-        decodesOrRefuses(() => v1.decode(Buffer.from(JSON.stringify(message)), false));
-      }),
+      fc.property(
+        fc.record(
+          { topic: field, event: field, payload: payloadFor, ref: field, join_ref: field },
+          { requiredKeys: [] },
+        ),
+        (message) => {
+          decodesOrRefuses(() => v1.decode(Buffer.from(JSON.stringify(message)), false));
+        },
+      ),
       RUNS,
     );
   });
 
   it('any JSON or any bytes as text, in both serializers', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.json().map((text) => Buffer.from(text)), fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes))), (data) => {
-        decodesOrRefuses(() => v2.decode(data, false));
-        decodesOrRefuses(() => v1.decode(data, false));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.json().map((text) => Buffer.from(text)),
+          fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
+        ),
+        (data) => {
+          decodesOrRefuses(() => v2.decode(data, false));
+          decodesOrRefuses(() => v1.decode(data, false));
+        },
+      ),
       RUNS,
     );
   });
 
   it('2.0.0 binary: well-formed kind-3 frames with any strings, encodings and bodies, and arbitrary bytes', () => {
-    const body = fc.oneof(fc.json().map((text) => new Uint8Array(Buffer.from(text))), fc.uint8Array({ maxLength: 64 }));
+    const body = fc.oneof(
+      fc.json().map((text) => new Uint8Array(Buffer.from(text))),
+      fc.uint8Array({ maxLength: 64 }),
+    );
     fc.assert(
-      fc.property(fc.array(fc.string({ maxLength: 80 }), { minLength: 5, maxLength: 5 }), fc.integer({ min: 0, max: 255 }), body, (parts, encoding, bytes) => {
-        decodesOrRefuses(() => v2.decode(kind3(parts, encoding, bytes), true));
-      }),
+      fc.property(
+        fc.array(fc.string({ maxLength: 80 }), { minLength: 5, maxLength: 5 }),
+        fc.integer({ min: 0, max: 255 }),
+        body,
+        (parts, encoding, bytes) => {
+          decodesOrRefuses(() => v2.decode(kind3(parts, encoding, bytes), true));
+        },
+      ),
       RUNS,
     );
     fc.assert(
@@ -112,13 +160,19 @@ describe('wire decoder under arbitrary input', () => {
 
   it('encodes every user broadcast a 2.0.0 socket may be sent, whatever the event, topic and meta sizes', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 400 }), fc.string({ maxLength: 400 }), fc.jsonValue(), fc.option(fc.jsonValue(), { nil: undefined }), (topic, event, payload, id) => {
-        const message = { topic, event, payload, ...(id === undefined ? {} : { meta: { id } }) };
-        const encoded = v2.encodeBroadcast(message);
-        if (typeof encoded === 'string') expect(JSON.parse(encoded)[3]).toBe('broadcast');
-        else expect(encoded[0]).toBe(4);
-        expect(typeof v1.encodeBroadcast(message)).toBe('string');
-      }),
+      fc.property(
+        fc.string({ maxLength: 400 }),
+        fc.string({ maxLength: 400 }),
+        fc.jsonValue(),
+        fc.option(fc.jsonValue(), { nil: undefined }),
+        (topic, event, payload, id) => {
+          const message = { topic, event, payload, ...(id === undefined ? {} : { meta: { id } }) };
+          const encoded = v2.encodeBroadcast(message);
+          if (typeof encoded === 'string') expect(JSON.parse(encoded)[3]).toBe('broadcast');
+          else expect(encoded[0]).toBe(4);
+          expect(typeof v1.encodeBroadcast(message)).toBe('string');
+        },
+      ),
       RUNS,
     );
   });

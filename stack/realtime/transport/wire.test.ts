@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { decodeUserBroadcastPush, encodeUserBroadcast, serializerFor, v1, v2, WireError } from './wire.ts';
 
 /** Builds a kind-3 frame exactly as realtime-js 2.119.0's serializer does. */
-function kind3(joinRef: string, ref: string, topic: string, event: string, payload: Buffer, encoding = 1, meta = ''): Buffer {
+function kind3(
+  joinRef: string,
+  ref: string,
+  topic: string,
+  event: string,
+  payload: Buffer,
+  encoding = 1,
+  meta = '',
+): Buffer {
   const parts = [joinRef, ref, topic, event, meta].map((text) => Buffer.from(text, 'utf8'));
   return Buffer.concat([Buffer.from([3, ...parts.map((part) => part.length), encoding]), ...parts, payload]);
 }
@@ -18,9 +26,17 @@ describe('serializerFor', () => {
 
 describe('v1', () => {
   it('decodes object frames and never writes join_ref', () => {
-    const frame = v1.decode(Buffer.from('{"topic":"realtime:a","event":"phx_join","payload":{"x":1},"ref":"9","join_ref":"9"}'), false);
+    const frame = v1.decode(
+      Buffer.from('{"topic":"realtime:a","event":"phx_join","payload":{"x":1},"ref":"9","join_ref":"9"}'),
+      false,
+    );
     expect(frame).toEqual({ joinRef: '9', ref: '9', topic: 'realtime:a', event: 'phx_join', payload: { x: 1 } });
-    expect(JSON.parse(v1.encode({ ...frame, event: 'phx_reply' }))).toEqual({ topic: 'realtime:a', event: 'phx_reply', payload: { x: 1 }, ref: '9' });
+    expect(JSON.parse(v1.encode({ ...frame, event: 'phx_reply' }))).toEqual({
+      topic: 'realtime:a',
+      event: 'phx_reply',
+      payload: { x: 1 },
+      ref: '9',
+    });
   });
 
   it('refuses binary frames and arrays', () => {
@@ -29,7 +45,9 @@ describe('v1', () => {
   });
 
   it('writes user broadcasts as JSON text', () => {
-    expect(JSON.parse(v1.encodeBroadcast({ topic: 'realtime:a', event: 'cursor', payload: { x: 1 } }) as string)).toEqual({
+    expect(
+      JSON.parse(v1.encodeBroadcast({ topic: 'realtime:a', event: 'cursor', payload: { x: 1 } }) as string),
+    ).toEqual({
       topic: 'realtime:a',
       event: 'broadcast',
       payload: { type: 'broadcast', event: 'cursor', payload: { x: 1 } },

@@ -71,7 +71,8 @@ export const v1: Serializer = {
   decode(data, isBinary) {
     if (isBinary) throw new WireError('vsn 1.0.0 has no binary frames');
     const message = parseJson(data);
-    if (typeof message !== 'object' || message === null || Array.isArray(message)) throw new WireError('vsn 1.0.0 frames are JSON objects');
+    if (typeof message !== 'object' || message === null || Array.isArray(message))
+      throw new WireError('vsn 1.0.0 frames are JSON objects');
     const { topic, event, payload, ref, join_ref } = message as Record<string, unknown>;
     if (typeof topic !== 'string' || typeof event !== 'string') throw new WireError('frame needs a topic and an event');
     return { joinRef: asRef(join_ref, 'join_ref'), ref: asRef(ref, 'ref'), topic, event, payload: asPayload(payload) };
@@ -88,7 +89,8 @@ const ENCODING_JSON = 1;
 
 /** Decodes a kind-3 frame into the `broadcast` push the real server sees. */
 export function decodeUserBroadcastPush(data: Buffer): Frame {
-  if (data.length < 7 || data[0] !== KIND_USER_BROADCAST_PUSH) throw new WireError(`unsupported binary frame kind ${data[0]}`);
+  if (data.length < 7 || data[0] !== KIND_USER_BROADCAST_PUSH)
+    throw new WireError(`unsupported binary frame kind ${data[0]}`);
   const lengths = [data[1]!, data[2]!, data[3]!, data[4]!, data[5]!];
   const encoding = data[6];
   let offset = 7;
@@ -128,11 +130,21 @@ export function encodeUserBroadcast(message: UserBroadcast): Buffer {
   const topic = Buffer.from(message.topic, 'utf8');
   const event = Buffer.from(message.event, 'utf8');
   const meta = Buffer.from(message.meta ? JSON.stringify(message.meta) : '', 'utf8');
-  for (const [name, part] of [['topic', topic], ['event', event], ['metadata', meta]] as const) {
+  for (const [name, part] of [
+    ['topic', topic],
+    ['event', event],
+    ['metadata', meta],
+  ] as const) {
     if (part.length > 255) throw new WireError(`${name} is longer than 255 bytes`);
   }
   const body = message.raw ? Buffer.from(message.raw) : Buffer.from(JSON.stringify(message.payload ?? {}), 'utf8');
-  const header = Buffer.from([KIND_USER_BROADCAST, topic.length, event.length, meta.length, message.raw ? ENCODING_BINARY : ENCODING_JSON]);
+  const header = Buffer.from([
+    KIND_USER_BROADCAST,
+    topic.length,
+    event.length,
+    meta.length,
+    message.raw ? ENCODING_BINARY : ENCODING_JSON,
+  ]);
   return Buffer.concat([header, topic, event, meta, body]);
 }
 
@@ -141,7 +153,8 @@ export const v2: Serializer = {
   decode(data, isBinary) {
     if (isBinary) return decodeUserBroadcastPush(data);
     const message = parseJson(data);
-    if (!Array.isArray(message) || message.length !== 5) throw new WireError('vsn 2.0.0 text frames are 5-element JSON arrays');
+    if (!Array.isArray(message) || message.length !== 5)
+      throw new WireError('vsn 2.0.0 text frames are 5-element JSON arrays');
     const [joinRef, ref, topic, event, payload] = message as unknown[];
     if (typeof topic !== 'string' || typeof event !== 'string') throw new WireError('frame needs a topic and an event');
     return { joinRef: asRef(joinRef, 'join_ref'), ref: asRef(ref, 'ref'), topic, event, payload: asPayload(payload) };

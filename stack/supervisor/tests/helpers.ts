@@ -5,7 +5,11 @@ import { supervisorState } from '../../stack.ts';
 import type { ServiceStatus } from '../protocol.ts';
 
 /** Polls `probe` every 20 ms until it returns a value other than undefined; throws at the deadline. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, deadlineMs = 15_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  deadlineMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + deadlineMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -28,10 +32,14 @@ export function service(config: StackConfig, name: string): ServiceStatus {
 
 /** Waits until `name` runs again after `restartsBefore` restarts, and returns its status. */
 export const restarted = (config: StackConfig, name: string, restartsBefore: number, deadlineMs = 30_000) =>
-  until(`${name} running again`, () => {
-    const status = service(config, name);
-    return status.state === 'running' && status.restarts > restartsBefore ? status : undefined;
-  }, deadlineMs);
+  until(
+    `${name} running again`,
+    () => {
+      const status = service(config, name);
+      return status.state === 'running' && status.restarts > restartsBefore ? status : undefined;
+    },
+    deadlineMs,
+  );
 
 export function isAlive(pid: number): boolean {
   try {

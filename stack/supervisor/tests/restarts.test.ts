@@ -8,7 +8,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config.ts';
 import { functionPids } from '../../../test-support/sync-faults.ts';
-import { Collector, env, randomTopic, realClient, subscribed, type TestClient } from '../../../test-support/realtime.ts';
+import {
+  Collector,
+  env,
+  randomTopic,
+  realClient,
+  subscribed,
+  type TestClient,
+} from '../../../test-support/realtime.ts';
 import type { ServiceStatus } from '../protocol.ts';
 import { isAlive, restarted, service, until } from './helpers.ts';
 
@@ -25,7 +32,10 @@ beforeAll(async () => {
   clients.push(listener, sender);
   received = new Collector();
   statuses = new Collector();
-  listener.supabase.channel(topic).on('broadcast', { event: 'marker' }, received.push).subscribe((status) => statuses.push(status));
+  listener.supabase
+    .channel(topic)
+    .on('broadcast', { event: 'marker' }, received.push)
+    .subscribe((status) => statuses.push(status));
   await statuses.waitFor((status) => status === 'SUBSCRIBED', 10_000, 'the listener’s join');
   const out = sender.supabase.channel(topic);
   await subscribed(out);
@@ -37,12 +47,16 @@ afterAll(async () => {
 
 /** Sends `marker` every 250 ms until the listener has it (a rejoin may still be under way). */
 async function delivered(marker: string, deadlineMs = 20_000): Promise<void> {
-  await until(`broadcast ${marker} received`, async () => {
-    if (received.items.some((item) => item.payload.marker === marker)) return true;
-    await send(marker).catch(() => undefined);
-    await received.waitFor((item) => item.payload.marker === marker, 250).catch(() => undefined);
-    return received.items.some((item) => item.payload.marker === marker) ? true : undefined;
-  }, deadlineMs);
+  await until(
+    `broadcast ${marker} received`,
+    async () => {
+      if (received.items.some((item) => item.payload.marker === marker)) return true;
+      await send(marker).catch(() => undefined);
+      await received.waitFor((item) => item.payload.marker === marker, 250).catch(() => undefined);
+      return received.items.some((item) => item.payload.marker === marker) ? true : undefined;
+    },
+    deadlineMs,
+  );
 }
 
 const syncAnswer = async () => {
@@ -62,7 +76,10 @@ async function statusJson(): Promise<ServiceStatus[]> {
 
 describe('supervised services of the local stack', () => {
   it('a publishable key reaches functions as the anon JWT (the function itself answers)', async () => {
-    expect(await syncAnswer()).toEqual({ status: 401, body: expect.objectContaining({ error: 'user_token_required' }) });
+    expect(await syncAnswer()).toEqual({
+      status: 401,
+      body: expect.objectContaining({ error: 'user_token_required' }),
+    });
   });
 
   it('restarts realtime after kill -9; functions answer meanwhile; the client rejoins and receives again', async () => {
@@ -71,7 +88,11 @@ describe('supervised services of the local stack', () => {
     const joins = statuses.items.filter((status) => status === 'SUBSCRIBED').length;
     process.kill(before.pid!, 'SIGKILL');
 
-    const down = await fetch(`${env.apiUrl()}/realtime/v1/api/broadcast`, { method: 'POST', headers: { apikey: config.keys.secretKey }, body: '{}' });
+    const down = await fetch(`${env.apiUrl()}/realtime/v1/api/broadcast`, {
+      method: 'POST',
+      headers: { apikey: config.keys.secretKey },
+      body: '{}',
+    });
     expect(down.status).toBe(503);
     expect(down.headers.get('retry-after')).toBe('1');
     expect(service(config, 'realtime').state).not.toBe('running');
@@ -83,12 +104,23 @@ describe('supervised services of the local stack', () => {
       const response = await fetch(`${env.apiUrl()}/health`);
       return response.ok ? ((await response.json()) as { services: ServiceStatus[] }) : undefined;
     });
-    expect(health.services).toContainEqual(expect.objectContaining({ name: 'realtime', state: 'running', restarts: before.restarts + 1, pid: after.pid }));
+    expect(health.services).toContainEqual(
+      expect.objectContaining({ name: 'realtime', state: 'running', restarts: before.restarts + 1, pid: after.pid }),
+    );
     expect(await statusJson()).toContainEqual(
-      expect.objectContaining({ name: 'realtime', state: 'running', restarts: before.restarts + 1, lastExit: expect.objectContaining({ signal: 'SIGKILL' }) }),
+      expect.objectContaining({
+        name: 'realtime',
+        state: 'running',
+        restarts: before.restarts + 1,
+        lastExit: expect.objectContaining({ signal: 'SIGKILL' }),
+      }),
     );
 
-    await statuses.waitFor(() => statuses.items.filter((status) => status === 'SUBSCRIBED').length > joins, 20_000, 'the listener’s rejoin');
+    await statuses.waitFor(
+      () => statuses.items.filter((status) => status === 'SUBSCRIBED').length > joins,
+      20_000,
+      'the listener’s rejoin',
+    );
     await delivered('after-realtime-restart');
   }, 60_000);
 
@@ -98,7 +130,10 @@ describe('supervised services of the local stack', () => {
     expect(workers.length).toBeGreaterThan(0);
     process.kill(before.pid!, 'SIGKILL');
     const unavailable = await syncAnswer();
-    expect(unavailable).toEqual({ status: 503, body: expect.objectContaining({ error: 'service_unavailable', service: 'functions' }) });
+    expect(unavailable).toEqual({
+      status: 503,
+      body: expect.objectContaining({ error: 'service_unavailable', service: 'functions' }),
+    });
     await delivered('while-functions-down', 5000);
     await until('the killed host’s Deno workers gone', () => (workers.some(isAlive) ? undefined : true), 10_000);
     await restarted(config, 'functions', before.restarts);

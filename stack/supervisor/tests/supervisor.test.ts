@@ -37,19 +37,25 @@ afterAll(async () => {
 
 const json = async (path: string, init: RequestInit = {}) => {
   const response = await fetch(`${base}${path}`, init);
-  return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as Record<string, unknown>,
+  };
 };
 const headersSeen = async (headers: Record<string, string>, query = '') =>
-  ((await json(`/echo/v1/headers${query}`, { headers })).body.headers as Record<string, string>);
+  (await json(`/echo/v1/headers${query}`, { headers })).body.headers as Record<string, string>;
 
 describe('each service in a process of its own', () => {
   it('runs the gateway and every service as separate processes, all listed by /health', async () => {
     const health = await json('/health');
     expect(health.status).toBe(200);
-    expect((health.body.services as { name: string; state: string }[]).map(({ name, state }) => [name, state])).toEqual([
-      ['echo', 'running'],
-      ['faulty', 'running'],
-    ]);
+    expect((health.body.services as { name: string; state: string }[]).map(({ name, state }) => [name, state])).toEqual(
+      [
+        ['echo', 'running'],
+        ['faulty', 'running'],
+      ],
+    );
     const pids = ['gateway', 'echo', 'faulty'].map((name) => service(config, name).pid);
     expect(new Set(pids).size).toBe(3);
     expect(pids).not.toContain(process.pid);
@@ -73,7 +79,9 @@ describe('each service in a process of its own', () => {
     // The backoff (250 ms) and the new process's start keep it down long enough to be seen.
     const health = await until('/health showing faulty down', async () => {
       const answer = await json('/health');
-      const faulty = (answer.body.services as { name: string; state: string }[]).find((entry) => entry.name === 'faulty');
+      const faulty = (answer.body.services as { name: string; state: string }[]).find(
+        (entry) => entry.name === 'faulty',
+      );
       return faulty?.state !== 'running' ? answer : undefined;
     });
     expect(health.status).toBe(503);
@@ -89,7 +97,9 @@ describe('each service in a process of its own', () => {
     expect(after.pid).not.toBe(before.pid);
     expect(after.lastExit).toMatchObject({ code: 1, signal: null });
     expect((await json('/faulty/v1/ok')).body).toEqual({ pid: after.pid });
-    expect((await json('/health')).body.services).toContainEqual(expect.objectContaining({ name: 'faulty', state: 'running', restarts: 1 }));
+    expect((await json('/health')).body.services).toContainEqual(
+      expect.objectContaining({ name: 'faulty', state: 'running', restarts: 1 }),
+    );
     const log = readFileSync(logFile(config.stackDir, 'faulty'), 'utf8');
     expect(log).toContain('an error nothing catches');
     expect(log).toMatch(/faulty: exited \(code 1\) after [\d.]+ s; restart 1 in \d+ ms/);
@@ -126,7 +136,13 @@ describe('the proxy', () => {
 
   it('streams a request body and the answer both ways, and passes response headers unchanged', async () => {
     const { port } = new URL(base);
-    const request = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/echo/v1/stream', headers: { 'transfer-encoding': 'chunked' } });
+    const request = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/echo/v1/stream',
+      headers: { 'transfer-encoding': 'chunked' },
+    });
     const answer = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
       request.once('response', resolve);
       request.once('error', reject);
@@ -156,8 +172,13 @@ describe('the proxy', () => {
     const raw = answer.rawHeaders;
     const pairs = Array.from({ length: raw.length / 2 }, (_, i) => [raw[2 * i], raw[2 * i + 1]]);
     expect(pairs).toContainEqual(['X-Custom-Header', 'Mixed-Case-Value']);
-    expect(pairs.filter(([key]) => key === 'Set-Cookie')).toEqual([['Set-Cookie', 'a=1; Path=/'], ['Set-Cookie', 'b=2; Path=/']]);
-    expect(pairs.filter(([key]) => key!.toLowerCase() === 'access-control-allow-origin')).toEqual([['Access-Control-Allow-Origin', 'https://app.example']]);
+    expect(pairs.filter(([key]) => key === 'Set-Cookie')).toEqual([
+      ['Set-Cookie', 'a=1; Path=/'],
+      ['Set-Cookie', 'b=2; Path=/'],
+    ]);
+    expect(pairs.filter(([key]) => key!.toLowerCase() === 'access-control-allow-origin')).toEqual([
+      ['Access-Control-Allow-Origin', 'https://app.example'],
+    ]);
   });
 
   it('passes WebSocket frames unchanged, text and binary', async () => {
@@ -179,10 +200,16 @@ describe('the proxy', () => {
     const { publishableKey, secretKey, anonKey, serviceRoleKey } = config.keys;
     expect((await headersSeen({ apikey: publishableKey })).authorization).toBe(`Bearer ${anonKey}`);
     expect((await headersSeen({ apikey: secretKey })).authorization).toBe(`Bearer ${serviceRoleKey}`);
-    expect((await headersSeen({ apikey: secretKey, authorization: `Bearer ${publishableKey}` })).authorization).toBe(`Bearer ${serviceRoleKey}`);
-    expect((await headersSeen({ authorization: `Bearer ${secretKey}` })).authorization).toBe(`Bearer ${serviceRoleKey}`);
+    expect((await headersSeen({ apikey: secretKey, authorization: `Bearer ${publishableKey}` })).authorization).toBe(
+      `Bearer ${serviceRoleKey}`,
+    );
+    expect((await headersSeen({ authorization: `Bearer ${secretKey}` })).authorization).toBe(
+      `Bearer ${serviceRoleKey}`,
+    );
     // A real token is the caller's: passed on as it is.
-    expect((await headersSeen({ apikey: publishableKey, authorization: 'Bearer eyJ.user.token' })).authorization).toBe('Bearer eyJ.user.token');
+    expect((await headersSeen({ apikey: publishableKey, authorization: 'Bearer eyJ.user.token' })).authorization).toBe(
+      'Bearer eyJ.user.token',
+    );
     expect((await headersSeen({})).authorization).toBeUndefined();
   });
 
@@ -220,7 +247,11 @@ describe('state and stop', () => {
     rmSync(other, { recursive: true, force: true });
     mkdirSync(other, { recursive: true });
     // A supervisor pid that no longer runs, and a child pid that is not ours to touch (init).
-    const stale = { pid: 2 ** 22 + 1, startedAt: '', services: [{ name: 'x', kind: 'service', state: 'running', restarts: 0, pid: 1 }] };
+    const stale = {
+      pid: 2 ** 22 + 1,
+      startedAt: '',
+      services: [{ name: 'x', kind: 'service', state: 'running', restarts: 0, pid: 1 }],
+    };
     writeFileSync(stateFile(other), JSON.stringify(stale));
     expect(supervisorState(staleConfig)).toBeUndefined();
     expect(() => readFileSync(stateFile(other))).toThrow();
@@ -241,7 +272,11 @@ describe('state and stop', () => {
     const { pid: child2 } = (await json('/echo/v1/spawn-child')).body as { pid: number };
     const second = pids();
     process.kill(second[0]!, 'SIGKILL');
-    await until('every child of the killed supervisor gone', () => ([...second, child2].some(isAlive) ? undefined : true), 15_000);
+    await until(
+      'every child of the killed supervisor gone',
+      () => ([...second, child2].some(isAlive) ? undefined : true),
+      15_000,
+    );
     expect(supervisorState(config)).toBeUndefined();
     await startServices(config, { env, plan: supervisorPlan(config, fixtures) });
   });

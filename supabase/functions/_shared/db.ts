@@ -21,7 +21,12 @@ export interface AsUserOptions {
   readOnly?: boolean;
 }
 
-export function asUser<T>(sql: Sql, claims: UserClaims, work: (tx: Tx) => Promise<T>, options: AsUserOptions = {}): Promise<T> {
+export function asUser<T>(
+  sql: Sql,
+  claims: UserClaims,
+  work: (tx: Tx) => Promise<T>,
+  options: AsUserOptions = {},
+): Promise<T> {
   const mode = options.readOnly ? 'isolation level repeatable read read only' : 'read write';
   return sql.begin(mode, async (tx) => {
     await tx`select set_config('role', 'authenticated', true),

@@ -14,7 +14,13 @@ export interface FunctionEnv {
   jwks: { keys: Record<string, unknown>[] };
 }
 
-const required = ['SUPABASE_URL', 'SUPABASE_ANON_KEY', 'SUPABASE_SERVICE_ROLE_KEY', 'SUPABASE_DB_URL', 'SUPABASE_JWKS'] as const;
+const required = [
+  'SUPABASE_URL',
+  'SUPABASE_ANON_KEY',
+  'SUPABASE_SERVICE_ROLE_KEY',
+  'SUPABASE_DB_URL',
+  'SUPABASE_JWKS',
+] as const;
 
 export function readFunctionEnv(get: (name: string) => string | undefined): FunctionEnv {
   const missing = required.filter((name) => !get(name));

@@ -57,7 +57,8 @@ export class HttpError extends Error {
   }
 }
 
-export const invalidJson = (reason: string) => new HttpError('invalid_json', `the request body is not valid JSON: ${reason}`);
+export const invalidJson = (reason: string) =>
+  new HttpError('invalid_json', `the request body is not valid JSON: ${reason}`);
 export const invalidRequest = (details: unknown) =>
   new HttpError('invalid_request', 'the request does not have the expected shape', { details });
 export const invalidCursor = () =>
@@ -66,7 +67,9 @@ export const unauthorized = (message: string) => new HttpError('unauthorized', m
 export const userTokenRequired = (role: string) =>
   new HttpError('user_token_required', `a signed-in user's access token is required, not a token of role ${role}`);
 export const jsonTooDeep = (maxDepth: number) =>
-  new HttpError('json_too_deep', `the request body nests arrays and objects more than ${maxDepth} levels deep`, { details: { max_depth: maxDepth } });
+  new HttpError('json_too_deep', `the request body nests arrays and objects more than ${maxDepth} levels deep`, {
+    details: { max_depth: maxDepth },
+  });
 /** Every function also answers OPTIONS (CORS preflight), so Allow names it too. */
 export const methodNotAllowed = (method: string, allowed: string[]) =>
   new HttpError('method_not_allowed', `${method.slice(0, 32)} is not served here; use ${allowed.join(' or ')}`, {
@@ -86,16 +89,25 @@ export const unstorableText = (path: (string | number)[], problem: 'nul_characte
     { details: { path, problem } },
   );
 export const serviceUnavailable = (retryAfterSeconds: number, cause: string) =>
-  new HttpError('service_unavailable', `the database was busy (${cause}) and nothing was applied; retry the same request`, {
-    headers: { 'retry-after': String(retryAfterSeconds) },
-  });
+  new HttpError(
+    'service_unavailable',
+    `the database was busy (${cause}) and nothing was applied; retry the same request`,
+    {
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    },
+  );
 export const valueRefused = (reason: string) =>
   new HttpError('invalid_request', `the database could not read a value of the request: ${reason}`);
 export const memoryNotFound = () => new HttpError('memory_not_found', 'no memory of yours has that id');
 
 /** `['push', 3, 'fields', 'title']` → `push[3].fields.title`. */
 export function formatPath(path: (string | number)[]): string {
-  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part), '') || 'the body';
+  return (
+    path.reduce<string>(
+      (text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part),
+      '',
+    ) || 'the body'
+  );
 }
 
 // Database errors ----------------------------------------------------------------------------------
@@ -126,7 +138,15 @@ export type DatabaseErrorKind = 'cancelled' | 'busy' | 'invalid_value';
 const cancelledStates = new Set(['40001', '40P01', '57P01', '57P02', '57P03']);
 const busyStates = new Set(['57014', '55P03']);
 /** postgres.js's own codes (and Node's) for a connection that went away or never came. */
-const connectionLost = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
+const connectionLost = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+]);
 
 export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undefined {
   if (error instanceof HttpError) return undefined;
@@ -148,7 +168,8 @@ export function answerFor(error: unknown, invalidValue?: () => HttpError): HttpE
   const code = (error as { code?: string } | null)?.code ?? '';
   if (kind === 'cancelled') return serviceUnavailable(retryAfterSeconds.cancelled, code);
   if (kind === 'busy') return serviceUnavailable(retryAfterSeconds.busy, busyCause(code));
-  if (kind === 'invalid_value') return invalidValue?.() ?? valueRefused(String((error as Error).message ?? code).slice(0, 200));
+  if (kind === 'invalid_value')
+    return invalidValue?.() ?? valueRefused(String((error as Error).message ?? code).slice(0, 200));
   return undefined;
 }
 

@@ -2,7 +2,15 @@
  * @module Request and response plumbing shared by the functions: JSON in with a byte limit and a
  * nesting limit, JSON out with CORS headers, and the single place an error becomes a response.
  */
-import { answerFor, HttpError, invalidJson, jsonTooDeep, methodNotAllowed, payloadTooLarge, unsupportedMediaType } from './errors.ts';
+import {
+  answerFor,
+  HttpError,
+  invalidJson,
+  jsonTooDeep,
+  methodNotAllowed,
+  payloadTooLarge,
+  unsupportedMediaType,
+} from './errors.ts';
 
 /**
  * How deeply arrays and objects may nest in a request body unless a function says otherwise. Every

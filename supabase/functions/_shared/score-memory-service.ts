@@ -20,9 +20,15 @@ export function scoreText(input: { content: string; context?: string | null; tag
   return { stored: false, ...scoreMemory(input) };
 }
 
-export async function scoreStoredMemory(sql: Sql, claims: UserClaims, memoryId: string): Promise<{ memory_id: string; stored: boolean; version: number } & MemoryScore> {
+export async function scoreStoredMemory(
+  sql: Sql,
+  claims: UserClaims,
+  memoryId: string,
+): Promise<{ memory_id: string; stored: boolean; version: number } & MemoryScore> {
   return asUser(sql, claims, async (tx) => {
-    const [memory] = await tx<{ content: string; context: string | null; tag: string | null; created_at: Date; updated_at: Date }[]>`
+    const [memory] = await tx<
+      { content: string; context: string | null; tag: string | null; created_at: Date; updated_at: Date }[]
+    >`
       select content, context, tag, created_at, updated_at from public.memories where id = ${memoryId} for update`;
     if (!memory) throw memoryNotFound();
     const messages = await tx<{ content: string }[]>`
@@ -40,7 +46,9 @@ export async function scoreStoredMemory(sql: Sql, claims: UserClaims, memoryId: 
       update public.memories set importance_score = ${score.importance_score}
       where id = ${memoryId} and importance_score is distinct from ${score.importance_score}
       returning version`;
-    const version = stored?.version ?? (await tx<{ version: number }[]>`select version from public.memories where id = ${memoryId}`)[0]!.version;
+    const version =
+      stored?.version ??
+      (await tx<{ version: number }[]>`select version from public.memories where id = ${memoryId}`)[0]!.version;
     return { memory_id: memoryId, stored: true, version: Number(version), ...score };
   });
 }

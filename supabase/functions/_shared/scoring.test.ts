@@ -31,7 +31,8 @@ describe('importance from content', () => {
   });
 
   it('stays in [0, 1], however many signals pile up', () => {
-    const everything = 'Remember, important: I am allergic, my wife plans a meeting on Monday March 3rd, I love it, my name is Ada';
+    const everything =
+      'Remember, important: I am allergic, my wife plans a meeting on Monday March 3rd, I love it, my name is Ada';
     const score = contentImportance({ content: everything, tag: 'health' }).content_importance;
     expect(score).toBeGreaterThan(0.95);
     expect(score).toBeLessThanOrEqual(1);
@@ -65,7 +66,7 @@ describe('reinforcement, recency, relevance', () => {
     expect(recency(new Date('2026-11-19T12:00:00Z'), now)).toBeCloseTo(0.995 ** 144, 6);
   });
 
-  it('relevance is the share of the query\'s words the memory holds', () => {
+  it("relevance is the share of the query's words the memory holds", () => {
     expect(relevance('Lisbon trip', { content: 'Ada travels to Lisbon in May' })).toBe(0.5);
     expect(relevance('Lisbon trips', { content: 'a trip to Lisbon' })).toBe(1);
     expect(relevance('', { content: 'anything' })).toBe(0);
@@ -79,7 +80,10 @@ describe('reinforcement, recency, relevance', () => {
 
   it('puts it together: later mentions raise the stored score', () => {
     const once = scoreMemory({ content: 'Ada runs the Berlin marathon', laterMessages: ['nothing related'] });
-    const twice = scoreMemory({ content: 'Ada runs the Berlin marathon', laterMessages: ['the Berlin marathon!', 'marathon in Berlin soon'] });
+    const twice = scoreMemory({
+      content: 'Ada runs the Berlin marathon',
+      laterMessages: ['the Berlin marathon!', 'marathon in Berlin soon'],
+    });
     expect(once.components.mentions).toBe(0);
     expect(twice.components.mentions).toBe(2);
     expect(twice.importance_score).toBeGreaterThan(once.importance_score);

@@ -33,45 +33,98 @@ export const scoringModel = {
   recencyDecayPerHour: 0.995,
 } as const;
 
-const months = 'january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec';
+const months =
+  'january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec';
 const weekdays = 'monday|tuesday|wednesday|thursday|friday|saturday|sunday';
 
 export const signals: readonly Signal[] = [
   {
     name: 'explicit_request',
     weight: 0.55,
-    patterns: [/\bremember\b/, /\bdon'?t forget\b/, /\bdo not forget\b/, /\bkeep in mind\b/, /\bnote that\b/, /\bmake a note\b/, /\bimportant\b/, /\bnever forget\b/],
+    patterns: [
+      /\bremember\b/,
+      /\bdon'?t forget\b/,
+      /\bdo not forget\b/,
+      /\bkeep in mind\b/,
+      /\bnote that\b/,
+      /\bmake a note\b/,
+      /\bimportant\b/,
+      /\bnever forget\b/,
+    ],
   },
   {
     name: 'health_or_safety',
     weight: 0.5,
-    patterns: [/\ballerg(y|ic|ies)\b/, /\bmedication\b/, /\bdiagnos(ed|is)\b/, /\basthma\b/, /\bdiabet(es|ic)\b/, /\bpregnan(t|cy)\b/, /\bepilep(sy|tic)\b/, /\bemergency contact\b/, /\bblood type\b/, /\bintoleran(t|ce)\b/],
+    patterns: [
+      /\ballerg(y|ic|ies)\b/,
+      /\bmedication\b/,
+      /\bdiagnos(ed|is)\b/,
+      /\basthma\b/,
+      /\bdiabet(es|ic)\b/,
+      /\bpregnan(t|cy)\b/,
+      /\bepilep(sy|tic)\b/,
+      /\bemergency contact\b/,
+      /\bblood type\b/,
+      /\bintoleran(t|ce)\b/,
+    ],
   },
   {
     name: 'personal_fact',
     weight: 0.35,
     patterns: [
-      /\bmy name is\b/, /\bi am (a|an)\b/, /\bi'?m (a|an)\b/, /\bi live\b/, /\bi work\b/, /\bi was born\b/,
+      /\bmy name is\b/,
+      /\bi am (a|an)\b/,
+      /\bi'?m (a|an)\b/,
+      /\bi live\b/,
+      /\bi work\b/,
+      /\bi was born\b/,
       /\bmy (wife|husband|partner|son|daughter|kids?|children|mother|father|mom|mum|dad|brother|sister|dog|cat|birthday|job|boss)\b/,
-      /\b(is|am) (vegetarian|vegan|married|single|retired)\b/, /\bworks? (as|at)\b/, /\blives? in\b/,
+      /\b(is|am) (vegetarian|vegan|married|single|retired)\b/,
+      /\bworks? (as|at)\b/,
+      /\blives? in\b/,
     ],
   },
   {
     name: 'preference',
     weight: 0.3,
-    patterns: [/\b(i|she|he|they)? ?(like|likes|love|loves|prefer|prefers|hate|hates|dislike|dislikes|enjoy|enjoys)\b/, /\bfavou?rite\b/, /\bcan'?t stand\b/, /\bdon'?t eat\b/, /\b(vegetarian|vegan)\b/],
+    patterns: [
+      /\b(i|she|he|they)? ?(like|likes|love|loves|prefer|prefers|hate|hates|dislike|dislikes|enjoy|enjoys)\b/,
+      /\bfavou?rite\b/,
+      /\bcan'?t stand\b/,
+      /\bdon'?t eat\b/,
+      /\b(vegetarian|vegan)\b/,
+    ],
   },
   {
     name: 'commitment_or_plan',
     weight: 0.3,
-    patterns: [/\bi will\b/, /\bi'?ll\b/, /\bgoing to\b/, /\bplan(s|ning|ned)?\b/, /\bpromised?\b/, /\bdeadline\b/, /\bappointment\b/, /\bmeeting\b/, /\bgoal\b/, /\btraining for\b/, /\b(have|need) to\b/, /\btravel(s|ling|ing)? to\b/, /\bmarathon\b/, /\binterview\b/],
+    patterns: [
+      /\bi will\b/,
+      /\bi'?ll\b/,
+      /\bgoing to\b/,
+      /\bplan(s|ning|ned)?\b/,
+      /\bpromised?\b/,
+      /\bdeadline\b/,
+      /\bappointment\b/,
+      /\bmeeting\b/,
+      /\bgoal\b/,
+      /\btraining for\b/,
+      /\b(have|need) to\b/,
+      /\btravel(s|ling|ing)? to\b/,
+      /\bmarathon\b/,
+      /\binterview\b/,
+    ],
   },
   {
     name: 'date_or_time',
     weight: 0.25,
     patterns: [
-      new RegExp(`\\b(${months})\\b`), new RegExp(`\\b(${weekdays})\\b`), /\b\d{1,2}(st|nd|rd|th)\b/,
-      /\b\d{1,2}[/.-]\d{1,2}([/.-]\d{2,4})?\b/, /\b(19|20)\d{2}\b/, /\b(tomorrow|tonight|next (week|month|year))\b/,
+      new RegExp(`\\b(${months})\\b`),
+      new RegExp(`\\b(${weekdays})\\b`),
+      /\b\d{1,2}(st|nd|rd|th)\b/,
+      /\b\d{1,2}[/.-]\d{1,2}([/.-]\d{2,4})?\b/,
+      /\b(19|20)\d{2}\b/,
+      /\b(tomorrow|tonight|next (week|month|year))\b/,
       /\bat \d{1,2}(:\d{2})? ?(am|pm)\b/,
     ],
   },
@@ -79,10 +132,18 @@ export const signals: readonly Signal[] = [
 
 /** Tags a person gives memories that are worth more by themselves. */
 export const weightyTags: Record<string, number> = {
-  health: 0.3, preference: 0.15, goal: 0.15, plan: 0.15, fact: 0.15, constraint: 0.15, person: 0.15, relationship: 0.15,
+  health: 0.3,
+  preference: 0.15,
+  goal: 0.15,
+  plan: 0.15,
+  fact: 0.15,
+  constraint: 0.15,
+  person: 0.15,
+  relationship: 0.15,
 };
 
-const smallTalk = /^(ok(ay)?|k|thanks?( you)?|thx|lol|haha+|hi|hello|hey|cool|nice|great|sure|yes|no|yep|nope|good (morning|night)|bye)[.!? ]*$/;
+const smallTalk =
+  /^(ok(ay)?|k|thanks?( you)?|thx|lol|haha+|hi|hello|hey|cool|nice|great|sure|yes|no|yep|nope|good (morning|night)|bye)[.!? ]*$/;
 
 export interface ImportanceComponents {
   base: number;
@@ -97,14 +158,20 @@ function normalise(text: string): string {
   return text.toLowerCase().replace(/[’‘]/g, "'").replace(/\s+/g, ' ').trim();
 }
 
-export function contentImportance(memory: { content: string; context?: string | null; tag?: string | null }): ImportanceComponents {
+export function contentImportance(memory: {
+  content: string;
+  context?: string | null;
+  tag?: string | null;
+}): ImportanceComponents {
   const text = normalise(memory.content);
   const context = normalise(memory.context ?? '');
   const found: { name: string; weight: number }[] = [];
   for (const signal of signals) {
     // The content speaks for itself; the context (where it was said) only adds a date or a request.
     const inContent = signal.patterns.some((pattern) => pattern.test(text));
-    const inContext = (signal.name === 'date_or_time' || signal.name === 'explicit_request') && signal.patterns.some((p) => p.test(context));
+    const inContext =
+      (signal.name === 'date_or_time' || signal.name === 'explicit_request') &&
+      signal.patterns.some((p) => p.test(context));
     if (inContent || inContext) found.push({ name: signal.name, weight: signal.weight });
   }
   const tag = memory.tag ? normalise(memory.tag) : '';
@@ -130,12 +197,16 @@ export function recency(lastTouched: Date, now: Date = new Date()): number {
 }
 
 const stopWords = new Set(
-  'a an and are as at be but by did do does for from had has have he her his how i if in is it its me my of on or our she so that the their them they this to was we were what when where which who why will with you your about into than then there these those can could would should just also very'.split(' '),
+  'a an and are as at be but by did do does for from had has have he her his how i if in is it its me my of on or our she so that the their them they this to was we were what when where which who why will with you your about into than then there these those can could would should just also very'.split(
+    ' ',
+  ),
 );
 
 /** Content words, lower-cased, with a light plural/-ing stemming so "runs" meets "run". */
 export function keywords(text: string): string[] {
-  const words = normalise(text).replace(/[^a-z0-9' ]+/g, ' ').split(' ');
+  const words = normalise(text)
+    .replace(/[^a-z0-9' ]+/g, ' ')
+    .split(' ');
   const out = new Set<string>();
   for (const raw of words) {
     const word = raw.replace(/'s$/, '').replace(/'/g, '');
@@ -146,7 +217,10 @@ export function keywords(text: string): string[] {
 }
 
 /** Share of the query's keywords that the memory contains, in [0, 1]. */
-export function relevance(query: string, memory: { content: string; context?: string | null; tag?: string | null }): number {
+export function relevance(
+  query: string,
+  memory: { content: string; context?: string | null; tag?: string | null },
+): number {
   const wanted = keywords(query);
   if (wanted.length === 0) return 0;
   const have = new Set(keywords(`${memory.content} ${memory.context ?? ''} ${memory.tag ?? ''}`));

@@ -13,8 +13,14 @@ describe('text PostgreSQL cannot store', () => {
 
   it('is found in values and keys at any depth, with its path', () => {
     const body = { push: [{ fields: { title: 'fine' } }, { fields: { metadata: { ok: [1, { ['k\u0000']: 'v' }] } } }] };
-    expect(findUnstorableText(body)).toEqual({ path: ['push', 1, 'fields', 'metadata', 'ok', 1, 'k\u0000'], problem: 'nul_character' });
-    expect(findUnstorableText({ pull: { cursor: 'v1.\uDFFF' } })).toEqual({ path: ['pull', 'cursor'], problem: 'lone_surrogate' });
+    expect(findUnstorableText(body)).toEqual({
+      path: ['push', 1, 'fields', 'metadata', 'ok', 1, 'k\u0000'],
+      problem: 'nul_character',
+    });
+    expect(findUnstorableText({ pull: { cursor: 'v1.\uDFFF' } })).toEqual({
+      path: ['pull', 'cursor'],
+      problem: 'lone_surrogate',
+    });
     expect(findUnstorableText({ push: [{ fields: { content: 'all good' } }], n: 3, b: true, z: null })).toBeUndefined();
     expect(formatPath(['push', 3, 'fields', 'title'])).toBe('push[3].fields.title');
   });

@@ -11,9 +11,20 @@ const base = {
 describe('sync items', () => {
   it('accepts an upsert of each table with its own fields', () => {
     expect(syncItem.safeParse({ ...base, table: 'conversations', fields: { title: 'Trip' } }).success).toBe(true);
-    expect(syncItem.safeParse({ ...base, table: 'messages', fields: { conversation_local_id: 'c1', role: 'user', content: 'hi', metadata: { a: [1] } } }).success).toBe(true);
-    expect(syncItem.safeParse({ ...base, table: 'memories', fields: { content: 'x', importance_score: 0.4, tag: null } }).success).toBe(true);
-    expect(syncItem.safeParse({ ...base, table: 'memories', op: 'delete', base_version: 3, mode: 'cas' }).success).toBe(true);
+    expect(
+      syncItem.safeParse({
+        ...base,
+        table: 'messages',
+        fields: { conversation_local_id: 'c1', role: 'user', content: 'hi', metadata: { a: [1] } },
+      }).success,
+    ).toBe(true);
+    expect(
+      syncItem.safeParse({ ...base, table: 'memories', fields: { content: 'x', importance_score: 0.4, tag: null } })
+        .success,
+    ).toBe(true);
+    expect(syncItem.safeParse({ ...base, table: 'memories', op: 'delete', base_version: 3, mode: 'cas' }).success).toBe(
+      true,
+    );
   });
 
   it.each([
@@ -23,7 +34,10 @@ describe('sync items', () => {
     ['bookkeeping a device may not set', { ...base, table: 'memories', fields: { version: 9 } }],
     ['an unknown top-level key', { ...base, table: 'conversations', user_id: 'x' }],
     ['a delete with fields', { ...base, table: 'conversations', op: 'delete', fields: { title: 'x' } }],
-    ['both conversation references', { ...base, table: 'messages', fields: { conversation_id: base.change_id, conversation_local_id: 'c' } }],
+    [
+      'both conversation references',
+      { ...base, table: 'messages', fields: { conversation_id: base.change_id, conversation_local_id: 'c' } },
+    ],
     ['a role the table refuses', { ...base, table: 'messages', fields: { role: 'robot' } }],
     ['a score outside [0, 1]', { ...base, table: 'memories', fields: { importance_score: 1.5 } }],
     ['a time without a zone', { ...base, table: 'conversations', client_updated_at: '2026-11-25 10:00' }],
@@ -54,7 +68,11 @@ describe('sync requests', () => {
 
 describe('cursors', () => {
   it('round-trip through the opaque string', () => {
-    const cursor = { since: '10:20:12,15', upto: '30:31:', after: { txid: '25', table: 'messages' as const, id: base.change_id } };
+    const cursor = {
+      since: '10:20:12,15',
+      upto: '30:31:',
+      after: { txid: '25', table: 'messages' as const, id: base.change_id },
+    };
     const text = encodeCursor(cursor);
     expect(text).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
     expect(decodeCursor(text)).toEqual(cursor);
@@ -64,7 +82,10 @@ describe('cursors', () => {
     ['not ours', 'abc'],
     ['not base64url', 'v1.***'],
     ['not JSON', `v1.${Buffer.from('nope').toString('base64url')}`],
-    ['a snapshot with SQL in it', `v1.${Buffer.from(JSON.stringify({ since: "1:2:'); drop table x; --" })).toString('base64url')}`],
+    [
+      'a snapshot with SQL in it',
+      `v1.${Buffer.from(JSON.stringify({ since: "1:2:'); drop table x; --" })).toString('base64url')}`,
+    ],
     ['an unknown key', `v1.${Buffer.from(JSON.stringify({ since: '1:2:', user: 'x' })).toString('base64url')}`],
   ])('are refused when %s', (_name, text) => {
     expect(decodeCursor(text)).toBeUndefined();
@@ -88,7 +109,13 @@ describe('cursors', () => {
   });
 
   it('accept every snapshot pg_snapshot accepts', () => {
-    for (const snapshot of ['1:1:', '10:20:', '10:20:10', '10:20:12,15,15,19', '18446744073709551615:18446744073709551615:']) {
+    for (const snapshot of [
+      '1:1:',
+      '10:20:',
+      '10:20:10',
+      '10:20:12,15,15,19',
+      '18446744073709551615:18446744073709551615:',
+    ]) {
       expect(isSnapshotText(snapshot)).toBe(true);
     }
   });

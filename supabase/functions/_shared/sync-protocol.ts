@@ -83,7 +83,11 @@ export const syncItem = z
       ctx.addIssue({ code: 'custom', path: ['fields'], message: 'a delete carries no fields' });
     }
     if (item.table === 'messages' && item.fields?.conversation_id && item.fields.conversation_local_id) {
-      ctx.addIssue({ code: 'custom', path: ['fields'], message: 'give conversation_id or conversation_local_id, not both' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fields'],
+        message: 'give conversation_id or conversation_local_id, not both',
+      });
     }
   });
 export type SyncItem = z.infer<typeof syncItem>;
@@ -146,7 +150,10 @@ export type SyncResponse = z.infer<typeof syncResponse>;
 
 /** The largest xid8 (a 64-bit unsigned transaction id). */
 const maxTxid = 2n ** 64n - 1n;
-const txidText = z.string().regex(/^\d{1,20}$/).refine((text) => BigInt(text) <= maxTxid, 'a transaction id is at most 2^64 - 1');
+const txidText = z
+  .string()
+  .regex(/^\d{1,20}$/)
+  .refine((text) => BigInt(text) <= maxTxid, 'a transaction id is at most 2^64 - 1');
 
 /**
  * Whether text is a snapshot pg_snapshot's input accepts (PostgreSQL src/backend/utils/adt/xid8funcs.c

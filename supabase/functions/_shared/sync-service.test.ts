@@ -9,7 +9,11 @@ const claims = { sub: '5b0c2d3e-8f1a-4b6c-9d2e-0f1a2b3c4d5e', role: 'authenticat
 /** A database whose every transaction fails with this SQLSTATE. */
 const failingWith = (code: string) =>
   ({ begin: async () => Promise.reject(Object.assign(new Error(`failed with ${code}`), { code })) }) as unknown as Sql;
-const caught = (work: Promise<unknown>) => work.then(() => undefined, (error: unknown) => error);
+const caught = (work: Promise<unknown>) =>
+  work.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
 
 describe('pull', () => {
   it('answers invalid_cursor when the database cannot read a cursor that passed the checks here', async () => {
@@ -29,8 +33,16 @@ describe('push', () => {
   it('is answered 503 with Retry-After after a statement timeout or a lock wait, without running it again', async () => {
     for (const code of ['57014', '55P03']) {
       let calls = 0;
-      const sql = { begin: async () => ((calls += 1), Promise.reject(Object.assign(new Error(code), { code }))) } as unknown as Sql;
-      const item = { table: 'conversations', op: 'upsert', local_id: 'c', change_id: claims.sub, client_updated_at: '2026-11-25T10:00:00Z' } as const;
+      const sql = {
+        begin: async () => ((calls += 1), Promise.reject(Object.assign(new Error(code), { code }))),
+      } as unknown as Sql;
+      const item = {
+        table: 'conversations',
+        op: 'upsert',
+        local_id: 'c',
+        change_id: claims.sub,
+        client_updated_at: '2026-11-25T10:00:00Z',
+      } as const;
       const response = errorResponse(await caught(push(sql, claims, [item])), () => {});
       expect(response.status).toBe(503);
       expect(response.headers.get('retry-after')).toBe(String(retryAfterSeconds.busy));

@@ -22,10 +22,19 @@ import {
 
 /** Memories pushed without a score get the scoring model's importance (docs/memory-scoring.md). */
 export function withImportance(item: SyncItem): SyncItem {
-  if (item.table !== 'memories' || item.op !== 'upsert' || !item.fields?.content || item.fields.importance_score !== undefined) {
+  if (
+    item.table !== 'memories' ||
+    item.op !== 'upsert' ||
+    !item.fields?.content ||
+    item.fields.importance_score !== undefined
+  ) {
     return item;
   }
-  const { content_importance } = contentImportance({ content: item.fields.content, context: item.fields.context, tag: item.fields.tag });
+  const { content_importance } = contentImportance({
+    content: item.fields.content,
+    context: item.fields.context,
+    tag: item.fields.tag,
+  });
   return { ...item, fields: { ...item.fields, importance_score: content_importance } };
 }
 
@@ -44,7 +53,8 @@ export async function push(sql: Sql, claims: UserClaims, items: SyncItem[], timi
       // Waiting for one of the pooled connections is its own step: the statement timeout counts only `database`.
       timing?.mark('connection');
       return tx`select public.sync_push(${tx.json(prepared as never)}::jsonb) as results`;
-    }));
+    }),
+  );
   timing?.mark('database');
   const results = (rows[0]?.results ?? []) as DbResult[];
   return results.map((result, index) => ({
@@ -74,9 +84,11 @@ export async function pull(sql: Sql, claims: UserClaims, cursor: DatabaseCursor 
     asUser(
       sql,
       claims,
-      (tx) => tx`select public.sync_pull(${cursor === null ? null : tx.json(cursor as never)}::jsonb, ${limit ?? syncLimits.defaultPullChanges}::integer) as page`,
+      (tx) =>
+        tx`select public.sync_pull(${cursor === null ? null : tx.json(cursor as never)}::jsonb, ${limit ?? syncLimits.defaultPullChanges}::integer) as page`,
       { readOnly: true },
-    ))
+    ),
+  )
     // decodeCursor already refused what pg_snapshot would; should a cursor still fail a cast in SQL,
     // it is the cursor's fault all the same.
     .catch((error: unknown) => {

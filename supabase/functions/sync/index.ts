@@ -29,7 +29,8 @@ async function handle(request: Request): Promise<Response> {
   const body = await readJson(request, syncLimits.maxBodyBytes, syncLimits.maxJsonDepth);
   // An oversize batch is a 413, told apart from a malformed one before the item-by-item check.
   const pushed = (body as { push?: unknown } | null)?.push;
-  if (Array.isArray(pushed) && pushed.length > syncLimits.maxItems) throw batchTooLarge(pushed.length, syncLimits.maxItems);
+  if (Array.isArray(pushed) && pushed.length > syncLimits.maxItems)
+    throw batchTooLarge(pushed.length, syncLimits.maxItems);
   // Text PostgreSQL cannot hold is the client's mistake: a 400 naming the field, before any write.
   const unstorable = findUnstorableText(body);
   if (unstorable) throw unstorableText(unstorable.path, unstorable.problem);

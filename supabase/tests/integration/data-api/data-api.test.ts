@@ -33,10 +33,19 @@ beforeAll(async () => {
   ben = await createLocalUser(sql, `ben-rest-${tag}@virgil.test`);
   asAda = clientFor(ada.token);
   asBen = clientFor(ben.token);
-  const { data, error } = await asAda.from('conversations').insert({ local_id: 'rest-c1', title: 'Through PostgREST' }).select().single();
+  const { data, error } = await asAda
+    .from('conversations')
+    .insert({ local_id: 'rest-c1', title: 'Through PostgREST' })
+    .select()
+    .single();
   expect(error).toBeNull();
   adaConversation = data!.id;
-  const messages = Array.from({ length: 5 }, (_, i) => ({ conversation_id: adaConversation, local_id: `rest-m${i}`, role: 'user', content: `message ${i}` }));
+  const messages = Array.from({ length: 5 }, (_, i) => ({
+    conversation_id: adaConversation,
+    local_id: `rest-m${i}`,
+    role: 'user',
+    content: `message ${i}`,
+  }));
   expect((await asAda.from('messages').insert(messages)).error).toBeNull();
 });
 
@@ -60,21 +69,36 @@ describe('the Data API as the signed-in owner', () => {
   });
 
   it('embeds the conversation of each message', async () => {
-    const { data, error } = await asAda.from('messages').select('local_id, conversations(title)').eq('local_id', 'rest-m0').single();
+    const { data, error } = await asAda
+      .from('messages')
+      .select('local_id, conversations(title)')
+      .eq('local_id', 'rest-m0')
+      .single();
     expect(error).toBeNull();
     expect(data).toEqual({ local_id: 'rest-m0', conversations: { title: 'Through PostgREST' } });
   });
 
   it('counts messages written through it exactly, and logs them for sync', async () => {
-    const [row] = await sql<{ message_count: number }[]>`select message_count from public.conversations where id = ${adaConversation}`;
+    const [row] = await sql<
+      { message_count: number }[]
+    >`select message_count from public.conversations where id = ${adaConversation}`;
     expect(row!.message_count).toBe(5);
-    const [logged] = await sql<{ n: number }[]>`select count(*)::int as n from sync.changes where user_id = ${ada.id} and table_name = 'messages'`;
+    const [logged] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from sync.changes where user_id = ${ada.id} and table_name = 'messages'`;
     expect(logged!.n).toBe(5);
   });
 
   it('updates, upserts and deletes with select()', async () => {
-    const [current] = await sql<{ version: string }[]>`select version from public.conversations where id = ${adaConversation}`;
-    const updated = await asAda.from('conversations').update({ title: 'Renamed' }).eq('id', adaConversation).select('title, version').single();
+    const [current] = await sql<
+      { version: string }[]
+    >`select version from public.conversations where id = ${adaConversation}`;
+    const updated = await asAda
+      .from('conversations')
+      .update({ title: 'Renamed' })
+      .eq('id', adaConversation)
+      .select('title, version')
+      .single();
     expect(updated.error).toBeNull();
     expect(updated.data).toEqual({ title: 'Renamed', version: Number(current!.version) + 1 });
 
@@ -93,7 +117,9 @@ describe('the Data API as the signed-in owner', () => {
 
     const removed = await asAda.from('messages').delete().eq('local_id', 'rest-m4').select('local_id');
     expect(removed.data).toEqual([{ local_id: 'rest-m4' }]);
-    const [row] = await sql<{ message_count: number }[]>`select message_count from public.conversations where id = ${adaConversation}`;
+    const [row] = await sql<
+      { message_count: number }[]
+    >`select message_count from public.conversations where id = ${adaConversation}`;
     expect(row!.message_count).toBe(4);
   });
 
@@ -124,8 +150,12 @@ describe('the Data API for everyone else', () => {
     expect(update.data).toEqual([]);
     const removed = await asBen.from('messages').delete().eq('conversation_id', adaConversation).select();
     expect(removed.data).toEqual([]);
-    expect(await sql`select id, title, version from public.conversations where user_id = ${ada.id} order by id`).toEqual(before);
-    const [messages] = await sql<{ n: number }[]>`select count(*)::int as n from public.messages where user_id = ${ada.id}`;
+    expect(
+      await sql`select id, title, version from public.conversations where user_id = ${ada.id} order by id`,
+    ).toEqual(before);
+    const [messages] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from public.messages where user_id = ${ada.id}`;
     expect(messages!.n).toBe(4);
   });
 
@@ -138,7 +168,9 @@ describe('the Data API for everyone else', () => {
   });
 
   it('refuses an unknown key before PostgREST sees it', async () => {
-    const response = await fetch(`${apiUrl}/rest/v1/conversations`, { headers: { apikey: 'sb_secret_totally-made-up' } });
+    const response = await fetch(`${apiUrl}/rest/v1/conversations`, {
+      headers: { apikey: 'sb_secret_totally-made-up' },
+    });
     expect(response.status).toBe(401);
     await response.body?.cancel();
   });
@@ -147,11 +179,16 @@ describe('the Data API for everyone else', () => {
 describe("the platform's guards on the Data API", () => {
   const fn = 'data_api_test_sleep';
   beforeAll(async () => {
-    await sql.unsafe(`create function public.${fn}(seconds double precision) returns void language sql as 'select pg_sleep(seconds)'`);
+    await sql.unsafe(
+      `create function public.${fn}(seconds double precision) returns void language sql as 'select pg_sleep(seconds)'`,
+    );
     await sql.unsafe(`grant execute on function public.${fn}(double precision) to anon`);
     await sql`select pg_notify('pgrst', 'reload schema')`;
     // The schema cache has the function once PostgREST stops answering PGRST202 for it.
-    await waitFor(async () => (await clientFor().rpc(fn as never, { seconds: 0 } as never)).error?.code !== 'PGRST202', { timeoutMs: 10_000, what: 'the schema cache reload' });
+    await waitFor(
+      async () => (await clientFor().rpc(fn as never, { seconds: 0 } as never)).error?.code !== 'PGRST202',
+      { timeoutMs: 10_000, what: 'the schema cache reload' },
+    );
   });
   afterAll(async () => {
     await sql.unsafe(`drop function if exists public.${fn}(double precision)`);
@@ -175,6 +212,8 @@ describe("the platform's guards on the Data API", () => {
     const removed = await asAda.from('messages').delete();
     expect(removed.error?.code).toBe('21000');
     expect(removed.error?.message).toBe('DELETE requires a WHERE clause');
-    expect(await sql`select id, title, version from public.conversations where user_id = ${ada.id} order by id`).toEqual(before);
+    expect(
+      await sql`select id, title, version from public.conversations where user_id = ${ada.id} order by id`,
+    ).toEqual(before);
   });
 });

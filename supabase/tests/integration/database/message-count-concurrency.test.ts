@@ -24,12 +24,16 @@ describe('conversations.message_count under concurrent writers', () => {
     ben = await createLocalUser(sql, `ben-${crypto.randomUUID()}@tests.virgil.test`);
     await asRequest(sql, userClaims(ada.id), async (tx) => {
       for (let i = 0; i < 3; i += 1) {
-        const [row] = await tx<{ id: string }[]>`insert into public.conversations (title) values (${`topic ${i}`}) returning id`;
+        const [row] = await tx<
+          { id: string }[]
+        >`insert into public.conversations (title) values (${`topic ${i}`}) returning id`;
         adaConversations.push(row!.id);
       }
     });
     await asRequest(sql, userClaims(ben.id), async (tx) => {
-      const [row] = await tx<{ id: string }[]>`insert into public.conversations (title) values ('Ben''s only') returning id`;
+      const [row] = await tx<
+        { id: string }[]
+      >`insert into public.conversations (title) values ('Ben''s only') returning id`;
       benConversation = row!.id;
     });
   });
@@ -52,23 +56,39 @@ describe('conversations.message_count under concurrent writers', () => {
       switch (random(5)) {
         case 0:
         case 1: // insert one to three messages in one statement
-          await asRequest(sql, userClaims(ada.id), (tx) => tx`
+          await asRequest(
+            sql,
+            userClaims(ada.id),
+            (tx) => tx`
             insert into public.messages (conversation_id, role, content)
-            select ${conversation}, 'user', 'm' || g from generate_series(1, ${1 + random(3)}) g`);
+            select ${conversation}, 'user', 'm' || g from generate_series(1, ${1 + random(3)}) g`,
+          );
           break;
         case 2: // delete one message, if the conversation has any
-          await asRequest(sql, userClaims(ada.id), (tx) => tx`
+          await asRequest(
+            sql,
+            userClaims(ada.id),
+            (tx) => tx`
             delete from public.messages where id = (
-              select id from public.messages where conversation_id = ${conversation} limit 1 for update skip locked)`);
+              select id from public.messages where conversation_id = ${conversation} limit 1 for update skip locked)`,
+          );
           break;
         case 3: // move one message to another conversation
-          await asRequest(sql, userClaims(ada.id), (tx) => tx`
+          await asRequest(
+            sql,
+            userClaims(ada.id),
+            (tx) => tx`
             update public.messages set conversation_id = ${other} where id = (
-              select id from public.messages where conversation_id = ${conversation} limit 1 for update skip locked)`);
+              select id from public.messages where conversation_id = ${conversation} limit 1 for update skip locked)`,
+          );
           break;
         default: // Ben writes into his own conversation at the same time
-          await asRequest(sql, userClaims(ben.id), (tx) => tx`
-            insert into public.messages (conversation_id, role, content) values (${benConversation}, 'user', 'hi')`);
+          await asRequest(
+            sql,
+            userClaims(ben.id),
+            (tx) => tx`
+            insert into public.messages (conversation_id, role, content) values (${benConversation}, 'user', 'hi')`,
+          );
       }
     }
   }

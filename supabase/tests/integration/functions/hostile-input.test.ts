@@ -32,16 +32,31 @@ interface Answer {
 /** Any method, any bytes, exactly as given (fetch refuses TRACE, so node:http it is). */
 const jsonType = { 'content-type': 'application/json' };
 
-function send(fn: string, method: string, body?: string | Uint8Array, headers: Record<string, string> = jsonType): Promise<Answer> {
+function send(
+  fn: string,
+  method: string,
+  body?: string | Uint8Array,
+  headers: Record<string, string> = jsonType,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // Framed by content-length: node:http sends a DELETE's body unframed otherwise.
     const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
-    const outgoing = httpRequest(`${functionsUrl}/${fn}`, { method, headers: { authorization: `Bearer ${ada.token}`, ...length, ...headers } }, (incoming) => {
-      const chunks: Buffer[] = [];
-      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-      incoming.once('end', () => resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, text: Buffer.concat(chunks).toString() }));
-      incoming.once('error', reject);
-    });
+    const outgoing = httpRequest(
+      `${functionsUrl}/${fn}`,
+      { method, headers: { authorization: `Bearer ${ada.token}`, ...length, ...headers } },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+        incoming.once('end', () =>
+          resolve({
+            status: incoming.statusCode ?? 0,
+            headers: incoming.headers,
+            text: Buffer.concat(chunks).toString(),
+          }),
+        );
+        incoming.once('error', reject);
+      },
+    );
     outgoing.once('error', reject);
     outgoing.end(body);
   });
@@ -80,9 +95,15 @@ describe('bodies nested too deeply', () => {
       ...item.message('deep-m', 'deep-c', 'x'),
       fields: { conversation_local_id: 'deep-c', role: 'user', content: 'x', metadata: { m } },
     });
-    const answer = await send('sync', 'POST', JSON.stringify({ push: [item.conversation('deep-c'), message(metadata)] }));
+    const answer = await send(
+      'sync',
+      'POST',
+      JSON.stringify({ push: [item.conversation('deep-c'), message(metadata)] }),
+    );
     expect(answer.status).toBe(200);
-    expect(JSON.parse(answer.text)).toMatchObject({ push: { results: [{ status: 'applied' }, { status: 'applied' }] } });
+    expect(JSON.parse(answer.text)).toMatchObject({
+      push: { results: [{ status: 'applied' }, { status: 'applied' }] },
+    });
     const one = await send('sync', 'POST', JSON.stringify({ push: [message([metadata])] }));
     expect(one.status).toBe(400);
     expect(errorOf(one)).toBe('json_too_deep');
@@ -96,7 +117,10 @@ describe('forged pull cursors', () => {
     ['an in-progress id outside [xmin, xmax)', cursorOf({ since: '1:5:7' })],
     ['in-progress ids out of order', cursorOf({ upto: '1:5:3,2' })],
     ['a transaction id past 2^64 - 1', cursorOf({ since: '99999999999999999999:99999999999999999999:' })],
-    ['a page position past 2^64 - 1', cursorOf({ since: '1:2:', after: { txid: '99999999999999999999', table: 'messages', id: crypto.randomUUID() } })],
+    [
+      'a page position past 2^64 - 1',
+      cursorOf({ since: '1:2:', after: { txid: '99999999999999999999', table: 'messages', id: crypto.randomUUID() } }),
+    ],
     ['an array', cursorOf([1, 2])],
     ['not base64url JSON', 'v1.////'],
     ['SQL', cursorOf({ since: "1:2:'; drop table public.messages; --" })],
@@ -119,17 +143,18 @@ describe('forged pull cursors', () => {
 });
 
 describe('methods a function does not serve', () => {
-  it.each(functions.flatMap((fn) => ['TRACE', 'GET', 'PUT', 'PATCH', 'DELETE', 'PROPFIND'].map((method) => [fn, method] as const)))(
-    '%s answers %s with 405 and Allow',
-    async (fn, method) => {
-      await expectNothingWritten(async () => {
-        const answer = await send(fn, method, method === 'TRACE' || method === 'GET' ? undefined : '{"pull": {}}');
-        expect(answer.status).toBe(405);
-        expect(answer.headers.allow).toBe('POST, OPTIONS');
-        expect(errorOf(answer)).toBe('method_not_allowed');
-      });
-    },
-  );
+  it.each(
+    functions.flatMap((fn) =>
+      ['TRACE', 'GET', 'PUT', 'PATCH', 'DELETE', 'PROPFIND'].map((method) => [fn, method] as const),
+    ),
+  )('%s answers %s with 405 and Allow', async (fn, method) => {
+    await expectNothingWritten(async () => {
+      const answer = await send(fn, method, method === 'TRACE' || method === 'GET' ? undefined : '{"pull": {}}');
+      expect(answer.status).toBe(405);
+      expect(answer.headers.allow).toBe('POST, OPTIONS');
+      expect(errorOf(answer)).toBe('method_not_allowed');
+    });
+  });
 
   it.each(functions)('%s answers HEAD with 405 and Allow, without a body', async (fn) => {
     const answer = await send(fn, 'HEAD');
@@ -145,7 +170,13 @@ describe('garbage', () => {
   const cases: [string, string | Uint8Array, Record<string, string>, number, string][] = [
     ['text/plain', '{"pull": {}}', { 'content-type': 'text/plain' }, 415, 'unsupported_media_type'],
     ['a form', 'pull=1', { 'content-type': 'application/x-www-form-urlencoded' }, 415, 'unsupported_media_type'],
-    ['multipart', '--x\r\n\r\n{}\r\n--x--', { 'content-type': 'multipart/form-data; boundary=x' }, 415, 'unsupported_media_type'],
+    [
+      'multipart',
+      '--x\r\n\r\n{}\r\n--x--',
+      { 'content-type': 'multipart/form-data; boundary=x' },
+      415,
+      'unsupported_media_type',
+    ],
     ['an empty body', '', { 'content-type': 'application/json' }, 400, 'invalid_json'],
     ['no body and no content type', '', {}, 400, 'invalid_json'],
     ['whitespace', ' \n\t ', { 'content-type': 'application/json' }, 400, 'invalid_json'],
@@ -153,32 +184,56 @@ describe('garbage', () => {
     ['UTF-16', utf16, { 'content-type': 'application/json' }, 400, 'invalid_json'],
     ['null', 'null', { 'content-type': 'application/json' }, 400, 'invalid_request'],
     ['a number', '1e400', { 'content-type': 'application/json' }, 400, 'invalid_request'],
-    ['an array of 100,000 items', JSON.stringify(Array(100_000).fill(1)), { 'content-type': 'application/json' }, 400, 'invalid_request'],
-    ['a 3 MB string', JSON.stringify({ content: 'x'.repeat(3_000_000) }), { 'content-type': 'application/json' }, 413, 'payload_too_large'],
+    [
+      'an array of 100,000 items',
+      JSON.stringify(Array(100_000).fill(1)),
+      { 'content-type': 'application/json' },
+      400,
+      'invalid_request',
+    ],
+    [
+      'a 3 MB string',
+      JSON.stringify({ content: 'x'.repeat(3_000_000) }),
+      { 'content-type': 'application/json' },
+      413,
+      'payload_too_large',
+    ],
   ];
-  it.each(functions.flatMap((fn) => cases.map((c) => [fn, ...c] as const)))('%s answers %s with a 4xx', async (fn, _name, body, headers, status, code) => {
-    await expectNothingWritten(async () => {
-      const answer = await send(fn, 'POST', body, headers);
-      // sync takes bodies up to 4 MB; 3 MB of one unknown key is then a shape error.
-      const expected = fn === 'sync' && status === 413 ? [400, 'invalid_request'] : [status, code];
-      expect([answer.status, errorOf(answer)]).toEqual(expected);
-    });
-  });
+  it.each(functions.flatMap((fn) => cases.map((c) => [fn, ...c] as const)))(
+    '%s answers %s with a 4xx',
+    async (fn, _name, body, headers, status, code) => {
+      await expectNothingWritten(async () => {
+        const answer = await send(fn, 'POST', body, headers);
+        // sync takes bodies up to 4 MB; 3 MB of one unknown key is then a shape error.
+        const expected = fn === 'sync' && status === 413 ? [400, 'invalid_request'] : [status, code];
+        expect([answer.status, errorOf(answer)]).toEqual(expected);
+      });
+    },
+  );
 
   const now = () => new Date().toISOString();
   const loneKey = '"content":"x","metadata":{"\\ud800":1}';
   it.each([
     ['numbers where strings go', { push: [{ ...item.conversation('n'), local_id: 7, fields: { title: 42 } }] }],
     ['a string where a number goes', { pull: { limit: '10' } }],
-    ['an infinite base_version', `{"push": [${JSON.stringify({ ...item.conversation('inf') }).slice(0, -1)}, "base_version": 1e999}]}`],
+    [
+      'an infinite base_version',
+      `{"push": [${JSON.stringify({ ...item.conversation('inf') }).slice(0, -1)}, "base_version": 1e999}]}`,
+    ],
     ['push as an object', { push: { 0: item.conversation('o') } }],
     ['1,000 nulls', { push: Array(1000).fill(null) }],
     ['a local_id of 129 characters', { push: [item.conversation('x'.repeat(129))] }],
-    ['a time that does not exist', { push: [{ ...item.conversation('feb'), client_updated_at: '2026-02-30T00:00:00Z' }] }],
+    [
+      'a time that does not exist',
+      { push: [{ ...item.conversation('feb'), client_updated_at: '2026-02-30T00:00:00Z' }] },
+    ],
     ['a prototype key', `{"__proto__": {"pull": {}}, "pull": {}}`],
     ['a pull cursor as a number', { pull: { cursor: 5 } }],
     ['a NUL in a title', { push: [item.conversation('nul', { title: 'a\u0000b' })] }],
-    ['a lone surrogate in a metadata key', `{"push": [${JSON.stringify(item.message('ls', 'nowhere', 'x')).replace('"content":"x"', loneKey)}]}`],
+    [
+      'a lone surrogate in a metadata key',
+      `{"push": [${JSON.stringify(item.message('ls', 'nowhere', 'x')).replace('"content":"x"', loneKey)}]}`,
+    ],
   ])('sync answers %s with a 400', async (_name, body) => {
     await expectNothingWritten(async () => {
       const answer = await send('sync', 'POST', typeof body === 'string' ? body : JSON.stringify(body));
@@ -217,13 +272,18 @@ describe('garbage', () => {
     ];
     const answer = await send('sync', 'POST', JSON.stringify({ push: batch }));
     expect(answer.status).toBe(200);
-    const results = (JSON.parse(answer.text) as { push: { results: { status: string; version?: number; reason?: string }[] } }).push.results;
+    const results = (
+      JSON.parse(answer.text) as { push: { results: { status: string; version?: number; reason?: string }[] } }
+    ).push.results;
     expect(results.map((r) => r.status)).toEqual(['applied', 'applied', 'applied', 'rejected']);
     expect(results[1]!.version).toBe(2);
     expect(results[3]!.reason).toBe('invalid_item');
     const rows = await sql<{ local_id: string; title: string | null; version: string }[]>`
       select local_id, title, version from public.conversations where user_id = ${ada.id} and local_id like 'dup%' order by local_id`;
-    expect(rows.map((r) => [r.local_id, r.title, Number(r.version)])).toEqual([['dup', 'two', 2], ['dup-a', null, 1]]);
+    expect(rows.map((r) => [r.local_id, r.title, Number(r.version)])).toEqual([
+      ['dup', 'two', 2],
+      ['dup-a', null, 1],
+    ]);
     // The same batch again writes nothing more.
     await expectNothingWritten(async () => {
       expect((await send('sync', 'POST', JSON.stringify({ push: batch }))).status).toBe(200);
@@ -240,7 +300,9 @@ describe('garbage', () => {
     };
     const items = [
       item.conversation('uni-c', { title: texts.invisible }),
-      ...Object.entries(texts).map(([name, text]) => item.message(`uni-${name}`, 'uni-c', text, { client_updated_at: now() })),
+      ...Object.entries(texts).map(([name, text]) =>
+        item.message(`uni-${name}`, 'uni-c', text, { client_updated_at: now() }),
+      ),
       item.conversation('\u{1f4a5}'.repeat(64)), // a 128-unit local_id of astral characters
     ];
     const answer = await send('sync', 'POST', JSON.stringify({ push: items }));

@@ -27,7 +27,9 @@ type Scored = MemoryScore & { stored: boolean; memory_id?: string; version?: num
 describe('score-memory', () => {
   it('scores text with its components, in [0, 1], storing nothing', async () => {
     const answer = await invoke<Scored>(device(ada), 'score-memory', {
-      content: 'Remember that my daughter is allergic to peanuts', tag: 'health', query: 'peanut allergy',
+      content: 'Remember that my daughter is allergic to peanuts',
+      tag: 'health',
+      query: 'peanut allergy',
     });
     expect(answer.status).toBe(200);
     expect(answer.body.stored).toBe(false);
@@ -39,13 +41,17 @@ describe('score-memory', () => {
     expect(answer.body.components.relevance).toBeGreaterThan(0);
   });
 
-  it('with an id, stores the score on the user\'s memory and counts later mentions', async () => {
-    const [created] = await push(device(ada), [item.memory('runner', { content: 'Ada runs the Berlin marathon', importance_score: 0.1 })]);
+  it("with an id, stores the score on the user's memory and counts later mentions", async () => {
+    const [created] = await push(device(ada), [
+      item.memory('runner', { content: 'Ada runs the Berlin marathon', importance_score: 0.1 }),
+    ]);
     const first = await invoke<Scored>(device(ada), 'score-memory', { memory_id: created!.id });
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ stored: true, memory_id: created!.id });
     expect(first.body.components.mentions).toBe(0);
-    const [stored] = await sql<{ importance_score: number }[]>`select importance_score from public.memories where id = ${created!.id!}`;
+    const [stored] = await sql<
+      { importance_score: number }[]
+    >`select importance_score from public.memories where id = ${created!.id!}`;
     expect(stored!.importance_score).toBeCloseTo(first.body.importance_score, 6);
 
     // Ada talks about it again twice: the memory is reinforced.
@@ -61,7 +67,9 @@ describe('score-memory', () => {
   });
 
   it('looks for mentions in the first part of each later message only, however long the messages', async () => {
-    const [created] = await push(device(ada), [item.memory('cellist', { content: 'Ada plays the cello in an orchestra', importance_score: 0.1 })]);
+    const [created] = await push(device(ada), [
+      item.memory('cellist', { content: 'Ada plays the cello in an orchestra', importance_score: 0.1 }),
+    ]);
     const filler = 'nothing to see here '.repeat(Math.ceil(mentionChars / 20)).slice(0, mentionChars);
     await push(device(ada), [
       item.conversation('long', { title: 'long' }),
@@ -105,12 +113,24 @@ describe('search_memories', () => {
   ];
 
   it('ranks the labelled memory first for each query, as the caller only', async () => {
-    await push(device(ada), memories.map((m) => item.memory(`s-${m.local_id}`, { content: m.content, tag: m.tag })));
-    await push(device(ben), [item.memory('s-ben', { content: 'Ben is vegetarian and loves Lisbon sourdough peanuts' })]);
+    await push(
+      device(ada),
+      memories.map((m) => item.memory(`s-${m.local_id}`, { content: m.content, tag: m.tag })),
+    );
+    await push(device(ben), [
+      item.memory('s-ben', { content: 'Ben is vegetarian and loves Lisbon sourdough peanuts' }),
+    ]);
     for (const { query, first, last } of labelled) {
-      const ranked = await asRequest(sql, userClaims(ada.id), (tx) => tx<{ local_id: string; score: number }[]>`
-        select local_id, score from public.search_memories(${query}, 10) where local_id like 's-%'`);
-      expect(ranked.map((r) => r.local_id), query).not.toContain('s-ben');
+      const ranked = await asRequest(
+        sql,
+        userClaims(ada.id),
+        (tx) => tx<{ local_id: string; score: number }[]>`
+        select local_id, score from public.search_memories(${query}, 10) where local_id like 's-%'`,
+      );
+      expect(
+        ranked.map((r) => r.local_id),
+        query,
+      ).not.toContain('s-ben');
       expect(ranked[0]?.local_id, query).toBe(`s-${first}`);
       if (last) expect(ranked.at(-1)?.local_id, query).toBe(`s-${last}`);
       for (const r of ranked) {

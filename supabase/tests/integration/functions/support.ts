@@ -45,7 +45,10 @@ export async function invoke<T = unknown>(client: SupabaseClient, name: string, 
   return { status: response?.status ?? 200, body: data as T };
 }
 
-export async function sync(client: SupabaseClient, body: { push?: SyncItem[]; pull?: { cursor?: string | null; limit?: number } }) {
+export async function sync(
+  client: SupabaseClient,
+  body: { push?: SyncItem[]; pull?: { cursor?: string | null; limit?: number } },
+) {
   const answer = await invoke<SyncResponse>(client, 'sync', body);
   if (answer.status !== 200) throw new Error(`sync answered ${answer.status}: ${JSON.stringify(answer.body)}`);
   return answer.body;
@@ -77,16 +80,44 @@ export function editTime(offsetMs = 0): string {
 
 export const item = {
   conversation: (localId: string, fields: { title?: string | null } = {}, extra: Partial<SyncItem> = {}): SyncItem =>
-    ({ table: 'conversations', op: 'upsert', local_id: localId, change_id: crypto.randomUUID(), client_updated_at: editTime(), fields, ...extra }) as SyncItem,
+    ({
+      table: 'conversations',
+      op: 'upsert',
+      local_id: localId,
+      change_id: crypto.randomUUID(),
+      client_updated_at: editTime(),
+      fields,
+      ...extra,
+    }) as SyncItem,
   message: (localId: string, conversationLocalId: string, content: string, extra: Partial<SyncItem> = {}): SyncItem =>
     ({
-      table: 'messages', op: 'upsert', local_id: localId, change_id: crypto.randomUUID(), client_updated_at: editTime(),
-      fields: { conversation_local_id: conversationLocalId, role: 'user', content }, ...extra,
+      table: 'messages',
+      op: 'upsert',
+      local_id: localId,
+      change_id: crypto.randomUUID(),
+      client_updated_at: editTime(),
+      fields: { conversation_local_id: conversationLocalId, role: 'user', content },
+      ...extra,
     }) as SyncItem,
   memory: (localId: string, fields: Record<string, unknown>, extra: Partial<SyncItem> = {}): SyncItem =>
-    ({ table: 'memories', op: 'upsert', local_id: localId, change_id: crypto.randomUUID(), client_updated_at: editTime(), fields, ...extra }) as SyncItem,
+    ({
+      table: 'memories',
+      op: 'upsert',
+      local_id: localId,
+      change_id: crypto.randomUUID(),
+      client_updated_at: editTime(),
+      fields,
+      ...extra,
+    }) as SyncItem,
   remove: (table: SyncItem['table'], localId: string, extra: Partial<SyncItem> = {}): SyncItem =>
-    ({ table, op: 'delete', local_id: localId, change_id: crypto.randomUUID(), client_updated_at: editTime(), ...extra }) as SyncItem,
+    ({
+      table,
+      op: 'delete',
+      local_id: localId,
+      change_id: crypto.randomUUID(),
+      client_updated_at: editTime(),
+      ...extra,
+    }) as SyncItem,
 };
 
 /** Users for one test file, deleted (with everything they own) afterwards. */
@@ -99,14 +130,19 @@ export function userPool(sql: postgres.Sql) {
       return user;
     },
     async dropAll(): Promise<void> {
-      await deleteLocalUsers(sql, made.map((u) => u.id));
+      await deleteLocalUsers(
+        sql,
+        made.map((u) => u.id),
+      );
     },
   };
 }
 
 /** Everything a user has in the database, for "nothing was written" checks. */
 export async function footprint(sql: postgres.Sql, userId: string) {
-  const [row] = await sql<{ conversations: number; messages: number; memories: number; changes: number; receipts: number; versions: string }[]>`
+  const [row] = await sql<
+    { conversations: number; messages: number; memories: number; changes: number; receipts: number; versions: string }[]
+  >`
     select
       (select count(*)::int from public.conversations where user_id = ${userId}) as conversations,
       (select count(*)::int from public.messages where user_id = ${userId}) as messages,

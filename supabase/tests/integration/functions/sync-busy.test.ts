@@ -29,7 +29,11 @@ async function post(fn: string, body: unknown) {
     headers: { authorization: `Bearer ${ada.token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Record<string, unknown> };
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    body: (await response.json()) as Record<string, unknown>,
+  };
 }
 
 /** Runs `work` while another transaction holds `for update` on the rows `lock` selects. */
@@ -59,7 +63,8 @@ describe('a database too busy to answer in time', () => {
     const before = await footprint(sql, ada.id);
 
     const [pushed, scored] = await whileLocked(
-      (tx) => tx`select 1 from public.conversations c, public.memories m where c.id = ${conversation!.id!} and m.id = ${memory!.id!} for update`,
+      (tx) =>
+        tx`select 1 from public.conversations c, public.memories m where c.id = ${conversation!.id!} and m.id = ${memory!.id!} for update`,
       () => Promise.all([post('sync', { push: batch }), post('score-memory', { memory_id: memory!.id })]),
     );
 
@@ -73,7 +78,11 @@ describe('a database too busy to answer in time', () => {
     // The same request again, lock gone: applied, each item once.
     const again = await post('sync', { push: batch });
     expect(again.status).toBe(200);
-    expect((again.body.push as { results: { status: string }[] }).results.map((r) => r.status)).toEqual(['applied', 'applied', 'applied']);
+    expect((again.body.push as { results: { status: string }[] }).results.map((r) => r.status)).toEqual([
+      'applied',
+      'applied',
+      'applied',
+    ]);
     const [row] = await sql<{ title: string; message_count: number }[]>`
       select title, message_count from public.conversations where id = ${conversation!.id!}`;
     expect(row).toEqual({ title: 'after', message_count: 1 });

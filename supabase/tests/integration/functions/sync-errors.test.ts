@@ -70,7 +70,9 @@ describe('bad input', () => {
   ])('%s makes the whole batch a 400, good items included', async (_name, change) => {
     await expectNothingWritten(async () => {
       const bad = { ...item.conversation('bad', { title: 'x' }), ...change };
-      const answer = await invoke<{ error: string; details: unknown[] }>(device(ada), 'sync', { push: [...goodBatch(), bad] });
+      const answer = await invoke<{ error: string; details: unknown[] }>(device(ada), 'sync', {
+        push: [...goodBatch(), bad],
+      });
       expect(answer.status).toBe(400);
       expect(answer.body.error).toBe('invalid_request');
       expect(answer.body.details.length).toBeGreaterThan(0);
@@ -115,22 +117,35 @@ describe('bad tokens', () => {
         body: JSON.stringify({ push: goodBatch() }),
       });
       expect(response.status).toBe(401);
-      expect(await response.json()).toEqual({ code: 'UNAUTHORIZED_NO_AUTH_HEADER', message: 'Missing authorization header' });
+      expect(await response.json()).toEqual({
+        code: 'UNAUTHORIZED_NO_AUTH_HEADER',
+        message: 'Missing authorization header',
+      });
     });
   });
 
   it.each([
     ['an expired token', async () => mintUserToken(ada.id, { expiresIn: -60 })],
-    ['a token signed with another secret', async () => mintUserToken(ada.id, { secret: 'not-the-project-secret-but-long-enough-for-hs256' })],
+    [
+      'a token signed with another secret',
+      async () => mintUserToken(ada.id, { secret: 'not-the-project-secret-but-long-enough-for-hs256' }),
+    ],
     ['a token that is not a JWT', async () => 'not-a-jwt'],
-    ['a token whose payload was changed', async () => {
-      const [header, , signature] = ada.token.split('.');
-      const payload = Buffer.from(JSON.stringify({ sub: ada.id, role: 'service_role', exp: 4102444800 })).toString('base64url');
-      return `${header}.${payload}.${signature}`;
-    }],
+    [
+      'a token whose payload was changed',
+      async () => {
+        const [header, , signature] = ada.token.split('.');
+        const payload = Buffer.from(JSON.stringify({ sub: ada.id, role: 'service_role', exp: 4102444800 })).toString(
+          'base64url',
+        );
+        return `${header}.${payload}.${signature}`;
+      },
+    ],
   ])('%s is a 401 from the gateway', async (_name, token) => {
     await expectNothingWritten(async () => {
-      const answer = await invoke<{ code: string }>(clientWith(`Bearer ${await token()}`), 'sync', { push: goodBatch() });
+      const answer = await invoke<{ code: string }>(clientWith(`Bearer ${await token()}`), 'sync', {
+        push: goodBatch(),
+      });
       expect(answer).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED_INVALID_JWT_FORMAT' } });
     });
   });

@@ -13,7 +13,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalUser } from '../../../../test-support/users.ts';
 import { pushUntilAnswered, type FailedAttempt } from '../../../../test-support/sync-device.ts';
-import { functionPids, killFunctionsHost, restartPostgres, type FaultKind } from '../../../../test-support/sync-faults.ts';
+import {
+  functionPids,
+  killFunctionsHost,
+  restartPostgres,
+  type FaultKind,
+} from '../../../../test-support/sync-faults.ts';
 import type { SyncItem } from '../../../functions/_shared/sync-protocol.ts';
 import { connectDb, dbUrl, device, footprint, functionsUrl, item, push, userPool } from './support.ts';
 
@@ -39,10 +44,19 @@ function batchesOf(d: number): SyncItem[][] {
   const message = (i: number) => `d${d}-m${i}`;
   return [
     [item.conversation(own), ...range(20).map((i) => item.message(message(i), own, `first ${i}`))],
-    [...range(20).map((i) => item.message(message(20 + i), own, `second ${i}`)), item.memory(`d${d}-mem`, { content: 'remember the fault' })],
+    [
+      ...range(20).map((i) => item.message(message(20 + i), own, `second ${i}`)),
+      item.memory(`d${d}-mem`, { content: 'remember the fault' }),
+    ],
     range(10).map((i) => item.message(message(i), own, `edit one ${i}`, { base_version: 1 })),
-    [...range(5).map((i) => item.remove('messages', message(10 + i))), ...range(10).map((i) => item.message(`d${d}-s${i}`, 'shared', `shared ${i}`))],
-    [...range(5).map((i) => item.message(message(i), own, `edit two ${i}`, { base_version: 2 })), item.memory(`d${d}-mem`, { content: 'edited once' })],
+    [
+      ...range(5).map((i) => item.remove('messages', message(10 + i))),
+      ...range(10).map((i) => item.message(`d${d}-s${i}`, 'shared', `shared ${i}`)),
+    ],
+    [
+      ...range(5).map((i) => item.message(message(i), own, `edit two ${i}`, { base_version: 2 })),
+      item.memory(`d${d}-mem`, { content: 'edited once' }),
+    ],
     range(20).map((i) => item.message(`d${d}-s${10 + i}`, 'shared', `shared again ${i}`)),
   ];
 }
@@ -63,10 +77,16 @@ async function runMatrixCase(fault: FaultKind) {
     for (const batch of batchesOf(d)) {
       pushesStarted += 1;
       // The fault lands while pushes are in flight: after the first round of batches is under way.
-      if (pushesStarted === devices + 1 && fault !== 'disconnect') injected = new Promise((resolve) => setTimeout(resolve, 5)).then(() => inject(fault));
-      const answer = await pushUntilAnswered(batch, { functionsUrl, token: ada.token, hangUps: fault === 'disconnect' ? 1 : 0 });
+      if (pushesStarted === devices + 1 && fault !== 'disconnect')
+        injected = new Promise((resolve) => setTimeout(resolve, 5)).then(() => inject(fault));
+      const answer = await pushUntilAnswered(batch, {
+        functionsUrl,
+        token: ada.token,
+        hangUps: fault === 'disconnect' ? 1 : 0,
+      });
       failures.push(...answer.failures);
-      for (const result of answer.results) expect(['applied', 'unchanged'], JSON.stringify(result)).toContain(result.status);
+      for (const result of answer.results)
+        expect(['applied', 'unchanged'], JSON.stringify(result)).toContain(result.status);
     }
   });
   await Promise.all(deviceRuns);
@@ -74,7 +94,10 @@ async function runMatrixCase(fault: FaultKind) {
 
   // Every answer to the fault was a retryable 503 with Retry-After, or no answer.
   for (const failure of failures) {
-    expect(failure.status === 0 || (failure.status === 503 && failure.retryAfter !== null), JSON.stringify(failure)).toBe(true);
+    expect(
+      failure.status === 0 || (failure.status === 503 && failure.retryAfter !== null),
+      JSON.stringify(failure),
+    ).toBe(true);
   }
   if (fault === 'disconnect') expect(failures.filter((failure) => failure.body === 'hung up').length).toBe(devices * 6);
 
@@ -90,10 +113,17 @@ async function runMatrixCase(fault: FaultKind) {
   expect(messages.length).toBe(devices * 35);
   for (const row of messages) {
     const i = Number(row.local_id.split('-m')[1]);
-    const expected = i < 5 ? ['3', `edit two ${i}`] : i < 10 ? ['2', `edit one ${i}`] : ['1', i < 20 ? `first ${i}` : `second ${i - 20}`];
+    const expected =
+      i < 5
+        ? ['3', `edit two ${i}`]
+        : i < 10
+          ? ['2', `edit one ${i}`]
+          : ['1', i < 20 ? `first ${i}` : `second ${i - 20}`];
     expect([row.version, row.content], row.local_id).toEqual(expected);
   }
-  const memories = await sql<{ version: string; content: string }[]>`select version, content from public.memories where user_id = ${ada.id}`;
+  const memories = await sql<
+    { version: string; content: string }[]
+  >`select version, content from public.memories where user_id = ${ada.id}`;
   expect(memories.map((row) => [row.version, row.content])).toEqual(range(devices).map(() => ['2', 'edited once']));
   const [receipts] = await sql<{ n: number }[]>`select count(*)::int as n from sync.receipts where user_id = ${ada.id}`;
   expect(receipts!.n).toBe(1 + devices * batchesOf(0).flat().length);

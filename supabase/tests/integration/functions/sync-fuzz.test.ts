@@ -38,15 +38,56 @@ async function post(body: string): Promise<{ status: number; json: unknown }> {
 }
 
 const hostileStrings = fc.constantFrom(
-  "'; drop table public.messages; --", 'conversations; delete from auth.users', '../../etc/passwd', '\u0000', '💥'.repeat(300),
-  'x'.repeat(100_001), '__proto__', 'constructor', 'NaN', '1e309', '-1', '', ' ', '{"$ne": null}', 'auth.users', 'sync.changes',
+  "'; drop table public.messages; --",
+  'conversations; delete from auth.users',
+  '../../etc/passwd',
+  '\u0000',
+  '💥'.repeat(300),
+  'x'.repeat(100_001),
+  '__proto__',
+  'constructor',
+  'NaN',
+  '1e309',
+  '-1',
+  '',
+  ' ',
+  '{"$ne": null}',
+  'auth.users',
+  'sync.changes',
 );
-const hostileValue = fc.oneof(hostileStrings, fc.jsonValue({ maxDepth: 3 }), fc.constant(null), fc.double(), fc.integer());
+const hostileValue = fc.oneof(
+  hostileStrings,
+  fc.jsonValue({ maxDepth: 3 }),
+  fc.constant(null),
+  fc.double(),
+  fc.integer(),
+);
 const hostileKey = fc.oneof(
-  fc.constantFrom('user_id', 'id', 'version', 'message_count', 'updated_at', '__proto__', 'constructor', 'table', 'op', 'fields', 'role; drop'),
+  fc.constantFrom(
+    'user_id',
+    'id',
+    'version',
+    'message_count',
+    'updated_at',
+    '__proto__',
+    'constructor',
+    'table',
+    'op',
+    'fields',
+    'role; drop',
+  ),
   fc.string({ maxLength: 20 }),
 );
-const topKeys = ['table', 'op', 'local_id', 'change_id', 'client_updated_at', 'base_version', 'mode', 'fields'] as const;
+const topKeys = [
+  'table',
+  'op',
+  'local_id',
+  'change_id',
+  'client_updated_at',
+  'base_version',
+  'mode',
+  'fields',
+] as const;
 
 /** A valid item with one hostile change: a key set to a hostile value, removed, or added. */
 const mutatedItem = fc
@@ -67,7 +108,8 @@ const mutatedItem = fc
     };
     if (how === 'set') base[key] = value;
     if (how === 'drop') delete base[key];
-    if (how === 'add') Object.defineProperty(base, extraKey, { value, enumerable: true, configurable: true, writable: true });
+    if (how === 'add')
+      Object.defineProperty(base, extraKey, { value, enumerable: true, configurable: true, writable: true });
     if (how === 'field') base.fields = { ...(base.fields as object), [extraKey]: value };
     return base;
   });
@@ -75,13 +117,19 @@ const mutatedItem = fc
 const hostileBatch = fc
   .tuple(fc.array(fc.constantFrom('conversation', 'memory'), { maxLength: 4 }), mutatedItem, fc.nat(4))
   .map(([goodKinds, bad, at]) => {
-    const good = goodKinds.map((kind, i) => (kind === 'conversation' ? item.conversation(`fuzz-good-${i}`) : item.memory(`fuzz-good-${i}`, { content: 'good' })));
+    const good = goodKinds.map((kind, i) =>
+      kind === 'conversation'
+        ? item.conversation(`fuzz-good-${i}`)
+        : item.memory(`fuzz-good-${i}`, { content: 'good' }),
+    );
     good.splice(Math.min(at, good.length), 0, bad as never);
     return JSON.stringify({ push: good });
   });
 
 const randomJson = fc.jsonValue({ maxDepth: 4 }).map((value) => JSON.stringify(value));
-const randomPullish = fc.record({ pull: fc.oneof(hostileValue, fc.record({ cursor: hostileValue, limit: hostileValue })) }).map((v) => JSON.stringify(v));
+const randomPullish = fc
+  .record({ pull: fc.oneof(hostileValue, fc.record({ cursor: hostileValue, limit: hostileValue })) })
+  .map((v) => JSON.stringify(v));
 const notJson = fc.string({ maxLength: 200 }).filter((text) => {
   try {
     JSON.parse(text);

@@ -19,7 +19,10 @@ afterAll(async () => {
 });
 
 async function row(table: string, userId: string, localId: string) {
-  const rows = await sql.unsafe(`select * from public.${table} where user_id = $1 and local_id = $2`, [userId, localId]);
+  const rows = await sql.unsafe(`select * from public.${table} where user_id = $1 and local_id = $2`, [
+    userId,
+    localId,
+  ]);
   return rows[0] as Record<string, unknown> | undefined;
 }
 
@@ -39,7 +42,9 @@ describe('push', () => {
     const results = await push(device(ada), [
       item.message('m-orphan', 'no-such-conversation', 'lost'),
       item.conversation('c2', { title: 'ok' }),
-      item.message('m-big', 'c2', 'big', { fields: { conversation_local_id: 'c2', role: 'user', content: 'big', metadata: { blob: 'x'.repeat(70_000) } } } as never),
+      item.message('m-big', 'c2', 'big', {
+        fields: { conversation_local_id: 'c2', role: 'user', content: 'big', metadata: { blob: 'x'.repeat(70_000) } },
+      } as never),
       item.message('m2', 'c2', 'fine'),
     ]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'applied', 'rejected', 'applied']);
@@ -53,7 +58,14 @@ describe('push', () => {
     const results = await push(device(ada), [
       item.conversation('bulk-c', { title: 'new' }),
       item.message('bulk-m1', 'bulk-c', 'fine'),
-      item.message('bulk-m2', 'bulk-c', 'big', { fields: { conversation_local_id: 'bulk-c', role: 'user', content: 'big', metadata: { blob: 'x'.repeat(70_000) } } } as never),
+      item.message('bulk-m2', 'bulk-c', 'big', {
+        fields: {
+          conversation_local_id: 'bulk-c',
+          role: 'user',
+          content: 'big',
+          metadata: { blob: 'x'.repeat(70_000) },
+        },
+      } as never),
       item.memory('bulk-mem', { content: 'fine too' }),
     ]);
     expect(results.map((r) => r.status)).toEqual(['applied', 'applied', 'rejected', 'applied']);
@@ -61,7 +73,10 @@ describe('push', () => {
   });
 
   it('order inside a batch is honoured: a message sent before its conversation is rejected', async () => {
-    const results = await push(device(ada), [item.message('m3', 'c3', 'too early'), item.conversation('c3', { title: 'late' })]);
+    const results = await push(device(ada), [
+      item.message('m3', 'c3', 'too early'),
+      item.conversation('c3', { title: 'late' }),
+    ]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'applied']);
   });
 
@@ -96,7 +111,9 @@ describe('push', () => {
   it('a change_id reused for another row is rejected', async () => {
     const first = item.conversation('cid-1', { title: 'a' });
     await push(device(ada), [first]);
-    const [result] = await push(device(ada), [item.conversation('cid-2', { title: 'b' }, { change_id: first.change_id })]);
+    const [result] = await push(device(ada), [
+      item.conversation('cid-2', { title: 'b' }, { change_id: first.change_id }),
+    ]);
     expect(result).toMatchObject({ status: 'rejected', reason: 'invalid_item' });
   });
 });
@@ -109,8 +126,12 @@ describe('conflicts', () => {
     const early = editTime(-60_000);
     const late = editTime();
     // Both devices edited version 1 while offline; the later edit arrives first.
-    const [phoneResult] = await push(phone, [item.conversation('lww', { title: 'phone (later)' }, { base_version: 1, client_updated_at: late })]);
-    const [laptopResult] = await push(laptop, [item.conversation('lww', { title: 'laptop (earlier)' }, { base_version: 1, client_updated_at: early })]);
+    const [phoneResult] = await push(phone, [
+      item.conversation('lww', { title: 'phone (later)' }, { base_version: 1, client_updated_at: late }),
+    ]);
+    const [laptopResult] = await push(laptop, [
+      item.conversation('lww', { title: 'laptop (earlier)' }, { base_version: 1, client_updated_at: early }),
+    ]);
     expect(created!.status).toBe('applied');
     expect(phoneResult!.status).toBe('applied');
     expect(laptopResult).toMatchObject({ status: 'conflict', version: 2, deleted: false });
@@ -121,17 +142,28 @@ describe('conflicts', () => {
   it('an edit based on the current version applies even with an older clock', async () => {
     const laptop = device(ada);
     await push(laptop, [item.conversation('skew', { title: 'v1' }, { client_updated_at: editTime(3_600_000) })]);
-    const [result] = await push(device(ada), [item.conversation('skew', { title: 'v2' }, { base_version: 1, client_updated_at: editTime() })]);
+    const [result] = await push(device(ada), [
+      item.conversation('skew', { title: 'v2' }, { base_version: 1, client_updated_at: editTime() }),
+    ]);
     expect(result).toMatchObject({ status: 'applied', version: 2 });
   });
 
   it('equal edit times are broken by change_id, whatever the arrival order', async () => {
     const at = editTime();
-    for (const [localId, order] of [['tie-a', [0, 1]], ['tie-b', [1, 0]]] as const) {
+    for (const [localId, order] of [
+      ['tie-a', [0, 1]],
+      ['tie-b', [1, 0]],
+    ] as const) {
       const ids = [crypto.randomUUID(), crypto.randomUUID()].sort();
       await push(device(ada), [item.conversation(localId, { title: 'v1' })]);
       for (const i of order) {
-        await push(device(ada), [item.conversation(localId, { title: `edit ${i}` }, { base_version: 1, client_updated_at: at, change_id: ids[i]! })]);
+        await push(device(ada), [
+          item.conversation(
+            localId,
+            { title: `edit ${i}` },
+            { base_version: 1, client_updated_at: at, change_id: ids[i]! },
+          ),
+        ]);
       }
     }
     expect((await row('conversations', ada.id, 'tie-a'))?.title).toBe('edit 1');
@@ -140,8 +172,12 @@ describe('conflicts', () => {
 
   it('compare-and-set applies only on the current version', async () => {
     await push(device(ada), [item.memory('cas', { content: 'first' })]);
-    const [stale] = await push(device(ada), [item.memory('cas', { content: 'stale' }, { mode: 'cas', base_version: 0, client_updated_at: editTime(60_000) })]);
-    const [current] = await push(device(ada), [item.memory('cas', { content: 'second' }, { mode: 'cas', base_version: 1 })]);
+    const [stale] = await push(device(ada), [
+      item.memory('cas', { content: 'stale' }, { mode: 'cas', base_version: 0, client_updated_at: editTime(60_000) }),
+    ]);
+    const [current] = await push(device(ada), [
+      item.memory('cas', { content: 'second' }, { mode: 'cas', base_version: 1 }),
+    ]);
     expect(stale).toMatchObject({ status: 'conflict', version: 1 });
     expect(stale!.row).toMatchObject({ content: 'first' });
     expect(current).toMatchObject({ status: 'applied', version: 2 });
@@ -151,7 +187,9 @@ describe('conflicts', () => {
     await push(device(ada), [item.memory('tomb', { content: 'soon gone' })]);
     const olderEdit = editTime(-60_000);
     const [deleted] = await push(device(ada), [item.remove('memories', 'tomb')]);
-    const [old] = await push(device(ada), [item.memory('tomb', { content: 'stale edit' }, { base_version: 1, client_updated_at: olderEdit })]);
+    const [old] = await push(device(ada), [
+      item.memory('tomb', { content: 'stale edit' }, { base_version: 1, client_updated_at: olderEdit }),
+    ]);
     expect(deleted).toMatchObject({ status: 'applied', version: 2 });
     expect(old).toMatchObject({ status: 'conflict', deleted: true, row: null });
     expect(await row('memories', ada.id, 'tomb')).toBeUndefined();

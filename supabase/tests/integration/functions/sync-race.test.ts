@@ -55,7 +55,9 @@ describe('two devices on one row', () => {
       const earlier = editTime(-1000);
       const later = editTime();
       const [[early], [late]] = await Promise.all([
-        push(laptop, [item.conversation(localId, { title: 'earlier' }, { base_version: 1, client_updated_at: earlier })]),
+        push(laptop, [
+          item.conversation(localId, { title: 'earlier' }, { base_version: 1, client_updated_at: earlier }),
+        ]),
         push(phone, [item.conversation(localId, { title: 'later' }, { base_version: 1, client_updated_at: later })]),
       ]);
       expect(late!.status).toBe('applied');

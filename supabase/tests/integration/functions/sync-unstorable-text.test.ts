@@ -39,14 +39,23 @@ type Placement = (bad: string) => { body: Body; path: (string | number)[] };
 
 /** Where the bad text goes, and the path the answer must name. */
 const placements: Record<string, Placement> = {
-  'conversation title': (bad) => ({ body: { push: [item.conversation('c', { title: bad })] }, path: ['push', 0, 'fields', 'title'] }),
+  'conversation title': (bad) => ({
+    body: { push: [item.conversation('c', { title: bad })] },
+    path: ['push', 0, 'fields', 'title'],
+  }),
   'conversation local_id': (bad) => ({ body: { push: [item.conversation(bad)] }, path: ['push', 0, 'local_id'] }),
   'message content': (bad) => ({
     body: { push: [item.conversation('c'), item.message('m', 'c', bad)] },
     path: ['push', 1, 'fields', 'content'],
   }),
-  'message local_id': (bad) => ({ body: { push: [item.conversation('c'), item.message(bad, 'c', 'hi')] }, path: ['push', 1, 'local_id'] }),
-  'message conversation_local_id': (bad) => ({ body: { push: [item.message('m', bad, 'hi')] }, path: ['push', 0, 'fields', 'conversation_local_id'] }),
+  'message local_id': (bad) => ({
+    body: { push: [item.conversation('c'), item.message(bad, 'c', 'hi')] },
+    path: ['push', 1, 'local_id'],
+  }),
+  'message conversation_local_id': (bad) => ({
+    body: { push: [item.message('m', bad, 'hi')] },
+    path: ['push', 0, 'fields', 'conversation_local_id'],
+  }),
   'metadata key': (bad) => {
     const message = item.message('m', 'c', 'hi');
     (message.fields as Record<string, unknown>).metadata = { fine: 1, [bad]: 'value' };
@@ -55,16 +64,33 @@ const placements: Record<string, Placement> = {
   'nested metadata value': (bad) => {
     const message = item.message('m', 'c', 'hi');
     (message.fields as Record<string, unknown>).metadata = { outer: { list: ['ok', bad] } };
-    return { body: { push: [item.conversation('c'), message] }, path: ['push', 1, 'fields', 'metadata', 'outer', 'list', 1] };
+    return {
+      body: { push: [item.conversation('c'), message] },
+      path: ['push', 1, 'fields', 'metadata', 'outer', 'list', 1],
+    };
   },
-  'memory content': (bad) => ({ body: { push: [item.memory('mem', { content: bad })] }, path: ['push', 0, 'fields', 'content'] }),
-  'memory context': (bad) => ({ body: { push: [item.memory('mem', { content: 'ok', context: bad })] }, path: ['push', 0, 'fields', 'context'] }),
-  'memory tag': (bad) => ({ body: { push: [item.memory('mem', { content: 'ok', tag: bad })] }, path: ['push', 0, 'fields', 'tag'] }),
+  'memory content': (bad) => ({
+    body: { push: [item.memory('mem', { content: bad })] },
+    path: ['push', 0, 'fields', 'content'],
+  }),
+  'memory context': (bad) => ({
+    body: { push: [item.memory('mem', { content: 'ok', context: bad })] },
+    path: ['push', 0, 'fields', 'context'],
+  }),
+  'memory tag': (bad) => ({
+    body: { push: [item.memory('mem', { content: 'ok', tag: bad })] },
+    path: ['push', 0, 'fields', 'tag'],
+  }),
   'pull cursor': (bad) => ({ body: { pull: { cursor: `v1.${bad}` } }, path: ['pull', 'cursor'] }),
-  'pull cursor with a push': (bad) => ({ body: { push: [item.conversation('c')], pull: { cursor: bad } }, path: ['pull', 'cursor'] }),
+  'pull cursor with a push': (bad) => ({
+    body: { push: [item.conversation('c')], pull: { cursor: bad } },
+    path: ['pull', 'cursor'],
+  }),
 };
 
-async function post(body: Body): Promise<{ status: number; json: { error?: string; details?: { path?: unknown; problem?: string } } }> {
+async function post(
+  body: Body,
+): Promise<{ status: number; json: { error?: string; details?: { path?: unknown; problem?: string } } }> {
   const response = await fetch(`${functionsUrl}/sync`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ada.token}`, 'content-type': 'application/json' },

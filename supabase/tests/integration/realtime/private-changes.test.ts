@@ -7,7 +7,17 @@
 import type { RealtimeChannel } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalUser } from '../../../../test-support/users.ts';
-import { adminSql, asUser, Collector, insertConversation, newUser, realClient, removeUsers, subscribed, type TestClient } from '../../../../test-support/realtime.ts';
+import {
+  adminSql,
+  asUser,
+  Collector,
+  insertConversation,
+  newUser,
+  realClient,
+  removeUsers,
+  subscribed,
+  type TestClient,
+} from '../../../../test-support/realtime.ts';
 import { type Received, syncTopic } from '../../../../test-support/private-topic.ts';
 
 const sql = adminSql();
@@ -21,7 +31,9 @@ const toAdaLaptop = new Collector<Received>();
 const toBen = new Collector<Received>();
 
 const listen = async (client: TestClient, user: LocalUser, into: Collector<Received>): Promise<RealtimeChannel> => {
-  const channel = client.supabase.channel(syncTopic(user), { config: { private: true } }).on('broadcast', { event: '*' }, into.push);
+  const channel = client.supabase
+    .channel(syncTopic(user), { config: { private: true } })
+    .on('broadcast', { event: '*' }, into.push);
   await subscribed(channel);
   return channel;
 };
@@ -30,8 +42,16 @@ const record = (item: Received) => (item.payload.record ?? item.payload.old_reco
 
 beforeAll(async () => {
   [ada, ben] = await Promise.all([newUser(sql, 'ada'), newUser(sql, 'ben')]);
-  [adaPhone, adaLaptop, benPhone] = await Promise.all([realClient(ada.token), realClient(ada.token, { vsn: '1.0.0' }), realClient(ben.token)]);
-  await Promise.all([listen(adaPhone, ada, toAdaPhone), listen(adaLaptop, ada, toAdaLaptop), listen(benPhone, ben, toBen)]);
+  [adaPhone, adaLaptop, benPhone] = await Promise.all([
+    realClient(ada.token),
+    realClient(ada.token, { vsn: '1.0.0' }),
+    realClient(ben.token),
+  ]);
+  await Promise.all([
+    listen(adaPhone, ada, toAdaPhone),
+    listen(adaLaptop, ada, toAdaLaptop),
+    listen(benPhone, ben, toBen),
+  ]);
 });
 afterAll(async () => {
   await Promise.all([adaPhone.close(), adaLaptop.close(), benPhone.close()]);
@@ -66,14 +86,19 @@ describe('row changes on the owner’s private topic', () => {
     const items = toAdaPhone.items;
     const insert = items.find((item) => item.event === 'INSERT' && item.payload.table === 'conversations')!;
     expect(Object.keys(insert.payload).sort()).toEqual(['id', 'old_record', 'operation', 'record', 'schema', 'table']);
-    expect(insert.payload).toMatchObject({ operation: 'INSERT', schema: 'public', table: 'conversations', old_record: null });
+    expect(insert.payload).toMatchObject({
+      operation: 'INSERT',
+      schema: 'public',
+      table: 'conversations',
+      old_record: null,
+    });
     expect(record(insert)).toMatchObject({ id: conversation, title: 'Lisbon', user_id: ada.id, version: 1 });
     expect(insert.meta?.id).toBe(insert.payload.id);
     const update = items.find((item) => item.event === 'UPDATE' && item.payload.table === 'memories')!;
-    expect([(update.payload.old_record as { content: string }).content, (update.payload.record as { content: string }).content]).toEqual([
-      'likes tea',
-      'likes green tea',
-    ]);
+    expect([
+      (update.payload.old_record as { content: string }).content,
+      (update.payload.record as { content: string }).content,
+    ]).toEqual(['likes tea', 'likes green tea']);
     const deleted = items.find((item) => item.event === 'DELETE' && item.payload.table === 'messages')!;
     expect(deleted.payload.record).toBeNull();
     expect(deleted.payload.old_record).toMatchObject({ local_id: 'm-1', content: 'Hi', user_id: ada.id });
@@ -85,7 +110,11 @@ describe('row changes on the owner’s private topic', () => {
     const before = toBen.items.length;
     await insertConversation(sql, ada, 'Secret');
     await asUser(sql, ada, (tx) => tx`delete from public.conversations where title = 'Secret'`);
-    await toAdaPhone.waitFor((item) => item.event === 'DELETE' && (item.payload.old_record as { title?: string }).title === 'Secret', 5000, 'Ada’s DELETE');
+    await toAdaPhone.waitFor(
+      (item) => item.event === 'DELETE' && (item.payload.old_record as { title?: string }).title === 'Secret',
+      5000,
+      'Ada’s DELETE',
+    );
     // Ben's own marker arrives after everything committed before it.
     const marker = await insertConversation(sql, ben, 'marker');
     await toBen.waitFor((item) => record(item).id === marker, 5000, 'Ben’s marker');
@@ -95,7 +124,11 @@ describe('row changes on the owner’s private topic', () => {
 
   it('a row written by the service role for Ada goes to Ada', async () => {
     await sql`insert into public.memories (user_id, local_id, content) values (${ada.id}, 'server-side', 'from the server')`;
-    const got = await toAdaPhone.waitFor((item) => record(item).local_id === 'server-side', 5000, 'the service role’s memory');
+    const got = await toAdaPhone.waitFor(
+      (item) => record(item).local_id === 'server-side',
+      5000,
+      'the service role’s memory',
+    );
     expect(got.event).toBe('INSERT');
   });
 });

@@ -7,7 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalUser } from '../../../../test-support/users.ts';
 import { mintUserToken } from '../../../../test-support/identity.ts';
-import { adminSql, newUser, realClient, removeUsers, subscribed, type TestClient } from '../../../../test-support/realtime.ts';
+import {
+  adminSql,
+  newUser,
+  realClient,
+  removeUsers,
+  subscribed,
+  type TestClient,
+} from '../../../../test-support/realtime.ts';
 import { syncTopic, joinError, closedWith } from '../../../../test-support/private-topic.ts';
 
 const sql = adminSql();
@@ -49,13 +56,17 @@ describe('joining a private channel', () => {
 
   it('anon is refused on Ada’s topic', async () => {
     const anon = await client(null);
-    expect(await joinError(anon.supabase.channel(syncTopic(ada), { config: { private: true } }))).toMatch(/^Unauthorized: /);
+    expect(await joinError(anon.supabase.channel(syncTopic(ada), { config: { private: true } }))).toMatch(
+      /^Unauthorized: /,
+    );
   });
 
   it('an expired token is refused at join', async () => {
     const expired = await mintUserToken(ada.id, { expiresIn: -30 });
     const a = await client(expired);
-    expect(await joinError(a.supabase.channel(syncTopic(ada), { config: { private: true } }))).toMatch(/^InvalidJWTToken: Token has expired/);
+    expect(await joinError(a.supabase.channel(syncTopic(ada), { config: { private: true } }))).toMatch(
+      /^InvalidJWTToken: Token has expired/,
+    );
   });
 
   it('a joined channel whose token expires is closed', async () => {

@@ -7,7 +7,15 @@
 import type { RealtimeChannel } from '@supabase/supabase-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalUser } from '../../../../test-support/users.ts';
-import { adminSql, Collector, newUser, realClient, removeUsers, subscribed, type TestClient } from '../../../../test-support/realtime.ts';
+import {
+  adminSql,
+  Collector,
+  newUser,
+  realClient,
+  removeUsers,
+  subscribed,
+  type TestClient,
+} from '../../../../test-support/realtime.ts';
 import { type Received, syncTopic } from '../../../../test-support/private-topic.ts';
 
 const sql = adminSql();
@@ -38,7 +46,11 @@ describe('broadcast on a private topic', () => {
   it('Ada’s devices share typing state; the sender hears itself only with `self`, and `ack` answers', async () => {
     const toLaptop = new Collector<Received>();
     const toPhone = new Collector<Received>();
-    const sender = privateChannel(phone, syncTopic(ada), { broadcast: { self: true, ack: true } }).on('broadcast', { event: 'typing' }, toPhone.push);
+    const sender = privateChannel(phone, syncTopic(ada), { broadcast: { self: true, ack: true } }).on(
+      'broadcast',
+      { event: 'typing' },
+      toPhone.push,
+    );
     const receiver = privateChannel(laptop, syncTopic(ada)).on('broadcast', { event: 'typing' }, toLaptop.push);
     await Promise.all([subscribed(sender), subscribed(receiver)]);
     expect(await sender.send({ type: 'broadcast', event: 'typing', payload: { conversation: 'c-1' } })).toBe('ok');
@@ -75,7 +87,9 @@ describe('a topic whose policies allow reading but not sending', () => {
   // A policy of this test's own: Ada may read `readonly-<id>` but no insert policy lets her send there.
   const topic = `readonly-${crypto.randomUUID()}`;
   beforeAll(async () => {
-    await sql.unsafe(`create policy "test: ${topic} is read-only" on realtime.messages for select to authenticated using (realtime.topic() = '${topic}')`);
+    await sql.unsafe(
+      `create policy "test: ${topic} is read-only" on realtime.messages for select to authenticated using (realtime.topic() = '${topic}')`,
+    );
   });
   afterAll(async () => {
     await sql.unsafe(`drop policy if exists "test: ${topic} is read-only" on realtime.messages`);
@@ -86,7 +100,9 @@ describe('a topic whose policies allow reading but not sending', () => {
     const receiver = privateChannel(laptop, topic).on('broadcast', { event: '*' }, toLaptop.push);
     const sender = privateChannel(phone, topic, { broadcast: { ack: true } });
     await Promise.all([subscribed(receiver), subscribed(sender)]);
-    expect(await sender.send({ type: 'broadcast', event: 'typing', payload: { n: 1 } }, { timeout: 1500 })).toBe('timed out');
+    expect(await sender.send({ type: 'broadcast', event: 'typing', payload: { n: 1 } }, { timeout: 1500 })).toBe(
+      'timed out',
+    );
     // A marker from the service role (which may send here) travels the same topic after it.
     const fromService = privateChannel(service, topic, { broadcast: { ack: true } });
     await subscribed(fromService);
@@ -120,8 +136,14 @@ describe('the HTTP broadcast endpoint on a private topic', () => {
       const receiver = privateChannel(laptop, syncTopic(ada)).on('broadcast', { event: '*' }, toLaptop.push);
       await subscribed(receiver);
       // Channels not joined: httpSend goes straight to POST /api/broadcast/<topic>/events/<event>?private=true.
-      expect(await benClient.supabase.channel(syncTopic(ada), { config: { private: true } }).httpSend('spoof', { from: 'ben' })).toEqual({ success: true });
-      expect(await phone.supabase.channel(syncTopic(ada), { config: { private: true } }).httpSend('note', { from: 'ada' })).toEqual({ success: true });
+      expect(
+        await benClient.supabase
+          .channel(syncTopic(ada), { config: { private: true } })
+          .httpSend('spoof', { from: 'ben' }),
+      ).toEqual({ success: true });
+      expect(
+        await phone.supabase.channel(syncTopic(ada), { config: { private: true } }).httpSend('note', { from: 'ada' }),
+      ).toEqual({ success: true });
       await toLaptop.waitFor((item) => item.event === 'note', 3000, 'Ada’s HTTP broadcast');
       expect(toLaptop.items.map((item) => item.payload)).toEqual([{ from: 'ada' }]);
     } finally {

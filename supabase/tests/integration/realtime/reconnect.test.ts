@@ -7,7 +7,17 @@
 import type { RealtimePostgresChangesPayload } from '@supabase/supabase-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LocalUser } from '../../../../test-support/users.ts';
-import { adminSql, asUser, Collector, env, newUser, randomTopic, realClient, removeUsers, type TestClient } from '../../../../test-support/realtime.ts';
+import {
+  adminSql,
+  asUser,
+  Collector,
+  env,
+  newUser,
+  randomTopic,
+  realClient,
+  removeUsers,
+  type TestClient,
+} from '../../../../test-support/realtime.ts';
 
 type Change = RealtimePostgresChangesPayload<Record<string, unknown>>;
 
@@ -25,7 +35,9 @@ afterAll(async () => {
   await sql.end();
 });
 
-async function pull(cursor: string | null): Promise<{ rows: { table: string; row: Record<string, unknown> | null }[]; cursor: string }> {
+async function pull(
+  cursor: string | null,
+): Promise<{ rows: { table: string; row: Record<string, unknown> | null }[]; cursor: string }> {
   const rows: { table: string; row: Record<string, unknown> | null }[] = [];
   let next = cursor;
   for (;;) {
@@ -51,7 +63,11 @@ it('rejoins after a dropped socket and, with a pull, holds exactly what was writ
   const streamed = new Collector<Change>();
   const channel = device.supabase
     .channel(randomTopic('reconnect'))
-    .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'memories', filter: `user_id=eq.${alice.id}` }, streamed.push);
+    .on(
+      'postgres_changes',
+      { event: 'INSERT', schema: 'public', table: 'memories', filter: `user_id=eq.${alice.id}` },
+      streamed.push,
+    );
   channel.subscribe((status) => statuses.push(status));
   await statuses.waitFor((s) => s === 'SUBSCRIBED', 10_000, 'SUBSCRIBED');
   const { cursor } = await pull(null);
@@ -59,7 +75,11 @@ it('rejoins after a dropped socket and, with a pull, holds exactly what was writ
   const written: string[] = [];
   for (const n of [1, 2]) written.push(`before ${n}`);
   for (const content of written) await insertMemory(content);
-  await streamed.waitFor((c) => (c.new as { content?: string }).content === 'before 2', 5000, 'the writes before the drop');
+  await streamed.waitFor(
+    (c) => (c.new as { content?: string }).content === 'before 2',
+    5000,
+    'the writes before the drop',
+  );
 
   // A network drop: no close frame. The client sees the socket die and reconnects.
   device.sockets.at(-1)!.terminate();
@@ -68,10 +88,18 @@ it('rejoins after a dropped socket and, with a pull, holds exactly what was writ
     written.push(`while away ${n}`);
     await insertMemory(`while away ${n}`);
   }
-  await statuses.waitFor((s) => s === 'SUBSCRIBED' && statuses.items.lastIndexOf('SUBSCRIBED') > statuses.items.indexOf('CHANNEL_ERROR'), 10_000, 'SUBSCRIBED again');
+  await statuses.waitFor(
+    (s) => s === 'SUBSCRIBED' && statuses.items.lastIndexOf('SUBSCRIBED') > statuses.items.indexOf('CHANNEL_ERROR'),
+    10_000,
+    'SUBSCRIBED again',
+  );
   written.push('after rejoin');
   await insertMemory('after rejoin');
-  await streamed.waitFor((c) => (c.new as { content?: string }).content === 'after rejoin', 5000, 'a write after the rejoin');
+  await streamed.waitFor(
+    (c) => (c.new as { content?: string }).content === 'after rejoin',
+    5000,
+    'a write after the rejoin',
+  );
 
   const pulled = await pull(cursor);
   const held = new Set([
