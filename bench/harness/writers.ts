@@ -166,9 +166,7 @@ export class SyncClient {
   }
 
   /** Pulls every change after `cursor` (all pages); returns the rows and the new cursor. */
-  async pullAll(
-    cursor: string | null,
-  ): Promise<{
+  async pullAll(cursor: string | null): Promise<{
     rows: { table: string; op: string; row: Record<string, unknown> | null; local_id: string | null }[];
     cursor: string | null;
   }> {
