@@ -19,6 +19,10 @@ const testEnv = {
   VIRGIL_STACK_DIR: process.env.VIRGIL_TEST_STACK_DIR ?? join(projectRoot, '.stack', 'test'),
   VIRGIL_DB_PORT: process.env.VIRGIL_TEST_DB_PORT ?? '54332',
   VIRGIL_API_PORT: process.env.VIRGIL_TEST_API_PORT ?? '54331',
+  // Every test signs in from 127.0.0.1: Auth's per-IP limits (30 sign-ins per 5 minutes) would
+  // refuse the suite itself. stack/auth/tests/rate-limit.test.ts checks the limits on a service of its own.
+  VIRGIL_AUTH_RATE_LIMIT_SIGN_IN_SIGN_UPS: '100000',
+  VIRGIL_AUTH_RATE_LIMIT_TOKEN_REFRESH: '100000',
 };
 Object.assign(process.env, testEnv);
 
