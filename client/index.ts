@@ -17,6 +17,12 @@ export {
   type NewMemory,
   type NewMessage,
 } from './SupabaseMemoryService.ts';
-export { SyncClient, type SyncClientEvents, type SyncClientOptions, type WriteInput } from './sync-client.ts';
+export {
+  SyncClient,
+  type SyncClientEvents,
+  type SyncClientOptions,
+  UnstorableTextError,
+  type WriteInput,
+} from './sync-client.ts';
 export { SyncCallError } from './transport.ts';
 export type { ConnectionState, LocalRow, OutboxItem, RemoteChange, SyncTable } from './types.ts';

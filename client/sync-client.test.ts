@@ -5,7 +5,7 @@
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { describe, expect, it, vi } from 'vitest';
-import { SyncClient } from './sync-client.ts';
+import { SyncClient, UnstorableTextError } from './sync-client.ts';
 
 function fakeSupabase() {
   let listener: ((event: string, session: { access_token: string; user: { id: string } } | null) => void) | undefined;
@@ -119,5 +119,25 @@ describe('SyncClient and supabase-js auth events', () => {
     ).toThrow();
     expect(client.store.queued).toEqual([]);
     await client.stop();
+  });
+});
+
+describe('SyncClient.write', () => {
+  it('refuses text PostgreSQL cannot store before it is queued, so it never fails a batch', () => {
+    const fake = fakeSupabase();
+    const client = new SyncClient({
+      supabase: fake.supabase as unknown as SupabaseClient,
+      userId: 'u',
+      followNetwork: false,
+    });
+    expect(() =>
+      client.write({ table: 'memories', op: 'upsert', local_id: 'm1', fields: { content: 'bad \u0000 text' } }),
+    ).toThrow(UnstorableTextError);
+    expect(() =>
+      client.write({ table: 'memories', op: 'upsert', local_id: 'm2', fields: { content: 'half \ud800' } }),
+    ).toThrow(/lone_surrogate/);
+    expect(client.store.queued).toEqual([]);
+    client.write({ table: 'memories', op: 'upsert', local_id: 'm3', fields: { content: 'fine' } });
+    expect(client.store.queued.map((item) => item.local_id)).toEqual(['m3']);
   });
 });

@@ -18,6 +18,7 @@
  *              subscription that was lost to an expired token is retried right away.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
+import { findUnstorableText } from '../supabase/functions/_shared/storable-text.ts';
 import { type PushResult, type SyncItem, syncItem, syncLimits } from '../supabase/functions/_shared/sync-protocol.ts';
 import { backoffDelay, type BackoffOptions, defaultBackoff } from './backoff.ts';
 import { Emitter } from './emitter.ts';
@@ -28,6 +29,18 @@ import { LocalStore, type MergeOutcome, type Rollback } from './store.ts';
 import { type RealtimePath, RealtimeStream } from './stream.ts';
 import { SyncCallError, callSync } from './transport.ts';
 import type { ConnectionState, OutboxItem, RemoteChange, SyncTable } from './types.ts';
+
+/** A write holding text PostgreSQL cannot store (a NUL character, a lone surrogate); nothing was queued. */
+export class UnstorableTextError extends Error {
+  readonly code = 'unstorable_text';
+  constructor(
+    readonly path: (string | number)[],
+    readonly problem: string,
+  ) {
+    super(`${path.join('.')} holds text PostgreSQL cannot store (${problem}); the write was not queued`);
+    this.name = 'UnstorableTextError';
+  }
+}
 
 export interface SyncClientOptions {
   supabase: SupabaseClient;
@@ -200,6 +213,10 @@ export class SyncClient {
       ...(base !== null && base !== undefined ? { base_version: base } : {}),
     };
     const parsed = syncItem.parse(candidate);
+    // What sync would refuse for this item alone (400 unstorable_text) is refused here, by the same
+    // rule, before it is queued: queued, it would make its whole batch fail.
+    const unstorable = findUnstorableText(parsed);
+    if (unstorable) throw new UnstorableTextError(unstorable.path, unstorable.problem);
     const item = this.store.enqueue(parsed);
     this.requestSync(this.options.batchDelayMs ?? 20);
     return { item, persisted: this.store.persisted() };

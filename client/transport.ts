@@ -7,7 +7,7 @@
  *            items are sent again later, same change_ids, so nothing is written twice;
  *   refuse   any other 4xx: the server will never take this batch as it is (its code says why).
  */
-import { FunctionsHttpError, type SupabaseClient } from '@supabase/supabase-js';
+import type { SupabaseClient } from '@supabase/supabase-js';
 import { type SyncRequest, type SyncResponse, syncResponse } from '../supabase/functions/_shared/sync-protocol.ts';
 
 export class SyncCallError extends Error {
@@ -20,6 +20,24 @@ export class SyncCallError extends Error {
     super(message);
     this.name = 'SyncCallError';
   }
+}
+
+/**
+ * The HTTP answer behind a supabase-js functions error, read by shape: the app's copy of
+ * supabase-js may not be this package's, so `instanceof` would not recognise its classes.
+ * Only a FunctionsHttpError is the function's own answer; a relay or fetch error may not have
+ * reached it.
+ */
+function functionAnswerOf(error: unknown): Response | undefined {
+  const candidate = error as { name?: unknown; context?: unknown } | null;
+  const context = candidate?.context as Partial<Response> | undefined;
+  if (
+    candidate?.name !== 'FunctionsHttpError' ||
+    typeof context?.status !== 'number' ||
+    typeof context.json !== 'function'
+  )
+    return undefined;
+  return context as Response;
 }
 
 const retryable = (status: number) => status >= 500 || status === 401 || status === 408 || status === 429;
@@ -37,10 +55,12 @@ export async function callSync(
   }
   const { data, error } = answer;
   if (error) {
-    if (error instanceof FunctionsHttpError) {
-      const response = error.context as Response;
-      const body = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
-      const code = body.code ?? null;
+    const response = functionAnswerOf(error);
+    if (response) {
+      // The functions answer `{ error: <code>, message }` (supabase/functions/_shared/errors.ts).
+      const body = (await response.json().catch(() => ({}))) as { error?: unknown; code?: unknown; message?: unknown };
+      const named = typeof body.error === 'string' ? body.error : typeof body.code === 'string' ? body.code : null;
+      const code = named;
       throw new SyncCallError(
         `sync answered ${response.status} ${code ?? ''} ${body.message ?? ''}`.trim(),
         retryable(response.status) ? 'retry' : 'refuse',
