@@ -27,7 +27,7 @@ export interface NewMemory {
   content: string;
   context?: string | null;
   tag?: string | null;
-  /** In [0, 1]; left out, the server scores the content (README "Memory scoring"). */
+  /** In [0, 1]; left out, the server scores the content (docs/memory-scoring.md). */
   importance_score?: number;
 }
 

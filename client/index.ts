@@ -1,5 +1,5 @@
 /**
- * The device side of Virgil sync (README "Device client"). The React hook lives in
+ * The device side of Virgil sync (docs/device-client.md). The React hook lives in
  * `./useRealtimeSync.ts`, outside this entry point, so apps without React never load React.
  */
 export { backoffDelay, type BackoffOptions, defaultBackoff } from './backoff.ts';
