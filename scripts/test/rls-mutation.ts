@@ -3,13 +3,29 @@
  * policy replaced by one that lets any signed-in user touch any row, the suite must fail. A suite
  * that ran its assertions as a role bypassing RLS would pass both, and so would be caught here.
  *
- * Each mutation is applied to the test database, the suite is run, and the database is reset with
+ * The Data API tests (supabase/tests/integration/data-api, requests through the real PostgREST)
+ * must fail too under each mutation of the app's tables: they are the same promise made over HTTP.
+ *
+ * Each mutation is applied to the test database, the suites are run, and the database is reset with
  * the real CLI afterwards, so later stages see the real policies again.
  */
 import { join } from 'node:path';
 import type { StackConfig } from '../../stack/config.ts';
 import { resetDatabase, testDatabase } from '../../stack/db/database.ts';
 import { connectAs } from '../../stack/db/platform.ts';
+import { run } from '../../stack/lib/process.ts';
+import { stackVariables } from '../../stack/stack.ts';
+
+/** Whether the Data API tests pass against the database as it is now. */
+async function dataApiTestsPass(config: StackConfig): Promise<boolean> {
+  const vitest = join(config.projectRoot, 'node_modules', '.bin', 'vitest');
+  const result = await run(vitest, ['run', 'supabase/tests/integration/data-api'], {
+    cwd: config.projectRoot,
+    env: { ...process.env, ...stackVariables(config) },
+    allowFailure: true,
+  });
+  return result.code === 0;
+}
 
 /** Drops every policy of the tables of `schema`. */
 const dropEveryPolicy = (schema: string) => `
@@ -35,9 +51,9 @@ const openEveryTable = (schema: string) => `
 // The app's tables (public), and separately the private topics' policies on realtime.messages, so
 // that each set is proven guarded on its own (those by the story that asks them, to keep it quick).
 const realtimeStories = ['000-setup-test-helpers.sql', '08-private-sync-topic-is-personal.sql'];
-const mutations: { name: string; sql: string; files?: string[] }[] = [
-  { name: 'every policy dropped', sql: dropEveryPolicy('public') },
-  { name: 'every policy opened to every signed-in user', sql: openEveryTable('public') },
+const mutations: { name: string; sql: string; files?: string[]; dataApi?: boolean }[] = [
+  { name: 'every policy dropped', sql: dropEveryPolicy('public'), dataApi: true },
+  { name: 'every policy opened to every signed-in user', sql: openEveryTable('public'), dataApi: true },
   { name: 'the realtime.messages policies dropped', sql: dropEveryPolicy('realtime'), files: realtimeStories },
   { name: 'realtime.messages opened to every signed-in user', sql: openEveryTable('realtime'), files: realtimeStories },
 ];
@@ -62,6 +78,15 @@ export async function checkPoliciesAreTested(config: StackConfig): Promise<{ pas
       } else {
         passed += 1;
         console.log(`caught: with ${mutation.name} the suite fails (${failing.length} files red)`);
+      }
+      if (mutation.dataApi) {
+        if (await dataApiTestsPass(config)) {
+          failed += 1;
+          console.log(`not caught: the Data API tests still pass with ${mutation.name}`);
+        } else {
+          passed += 1;
+          console.log(`caught: with ${mutation.name} the Data API tests fail`);
+        }
       }
       await resetDatabase(config, { quiet: true });
     }

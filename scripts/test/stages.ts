@@ -80,7 +80,7 @@ export const stages: Stage[] = [
     },
   },
   {
-    name: 'the pgTAP suite fails when policies are dropped or opened up',
+    name: 'the pgTAP suite and the Data API tests fail when policies are dropped or opened up',
     run: async (config) => checkPoliciesAreTested(config),
   },
   {
