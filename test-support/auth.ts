@@ -2,8 +2,12 @@
  * Signing in through the local Auth service (/auth/v1) with the real supabase-js, as an app does:
  * the publishable key, a session kept in memory, and helpers to make a fresh account per test.
  */
+import type { AddressInfo } from 'node:net';
 import { createClient, type Session, type SupabaseClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
+import { authService } from '../stack/auth/service.ts';
+import { loadConfig, type StackConfig } from '../stack/config.ts';
+import { createServiceServer } from '../stack/gateway/server.ts';
 
 const required = (name: string) => {
   const value = process.env[name];
@@ -45,4 +49,34 @@ export async function signUpFresh(
   const { data, error } = await client.auth.signUp({ email, password });
   if (error || !data.session) throw new Error(`sign-up of ${email} failed: ${error?.message ?? 'no session'}`);
   return { client, session: data.session, userId: data.session.user.id, email, password };
+}
+
+export interface OwnAuthService {
+  /** Base URL: `<url>/auth/v1/...` as behind the gateway. */
+  url: string;
+  config: StackConfig;
+  close(): Promise<void>;
+}
+
+/**
+ * An Auth service of a test's own, in the test's process, on the stack's database and key set but
+ * with settings the test names (environment overrides such as VIRGIL_AUTH_JWT_EXPIRY, or a change
+ * to the resolved settings), so its tokens are good everywhere in the stack.
+ */
+export async function startOwnAuthService(
+  env: Record<string, string> = {},
+  change: (config: StackConfig) => StackConfig = (config) => config,
+): Promise<OwnAuthService> {
+  const config = change(loadConfig({ ...process.env, ...env }));
+  const service = await authService(config);
+  const server = createServiceServer([service], () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    config,
+    close: async () => {
+      await new Promise((resolve) => server.close(resolve));
+      await service.close();
+    },
+  };
 }

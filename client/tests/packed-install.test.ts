@@ -11,10 +11,10 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../stack/config.ts';
 import { seeded, seededPassword } from '../../test-support/auth.ts';
 
 const run = promisify(execFile);
+const projectRoot = join(import.meta.dirname, '..', '..');
 const app = mkdtempSync(join(tmpdir(), 'virgil-app-'));
 afterAll(() => rmSync(app, { recursive: true, force: true }));
 

@@ -10,35 +10,26 @@
  * the devices' supabase-js for /auth/v1 while functions and realtime stay the stack's, which verify
  * its tokens with the same key set.
  */
-import type { AddressInfo } from 'node:net';
 import { createClient } from '@supabase/supabase-js';
 import postgres from 'postgres';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SupabaseMemoryService } from '../../../../client/SupabaseMemoryService.ts';
-import { eventually, reaches } from '../../../../client/test-support.ts';
-import { authService } from '../../../../stack/auth/service.ts';
-import { loadConfig } from '../../../../stack/config.ts';
-import { createServiceServer, type GatewayService } from '../../../../stack/gateway/server.ts';
-import { signIn } from '../../../../test-support/auth.ts';
+import { SupabaseMemoryService } from '../SupabaseMemoryService.ts';
+import { eventually, reaches } from '../test-support.ts';
+import { type OwnAuthService, signIn, startOwnAuthService } from '../../test-support/auth.ts';
 
 const sql = postgres(process.env.DB_URL!, { max: 2, onnotice: () => undefined });
 const services: SupabaseMemoryService[] = [];
 const apiUrl = process.env.API_URL!;
-const config = loadConfig({ ...process.env, VIRGIL_AUTH_JWT_EXPIRY: '8' });
-let auth: GatewayService;
-let server: ReturnType<typeof createServiceServer>;
+let auth: OwnAuthService;
 let authUrl: string;
 
 beforeAll(async () => {
-  auth = await authService(config);
-  server = createServiceServer([auth], () => undefined);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  authUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  auth = await startOwnAuthService({ VIRGIL_AUTH_JWT_EXPIRY: '8' });
+  authUrl = auth.url;
 });
 afterAll(async () => {
   await Promise.all(services.map((service) => service.close()));
-  await new Promise((resolve) => server.close(resolve));
   await auth.close();
   await sql.end({ timeout: 5 });
 });
