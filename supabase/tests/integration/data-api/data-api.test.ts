@@ -12,6 +12,7 @@ import type { Database } from '../../../functions/_shared/database.types.ts';
 import { anonKey, apiUrl, connectDb } from '../functions/support.ts';
 import { createLocalUser, deleteLocalUsers } from '../../../../test-support/users.ts';
 import { waitFor } from '../../../../test-support/wait.ts';
+import { realClient, subscribed } from '../../../../test-support/realtime.ts';
 
 const sql = connectDb();
 let ada: LocalUser;
@@ -127,6 +128,43 @@ describe('the Data API as the signed-in owner', () => {
     const { data, error } = await asAda.rpc('search_memories', { query: 'second', match_count: 5 });
     expect(error).toBeNull();
     expect(data!.map((row) => row.local_id)).toContain('rest-mem');
+  });
+});
+
+describe('writes through the Data API on both realtime paths', () => {
+  it("reach Ada's Postgres Changes subscription and her private sync topic", async () => {
+    const device = await realClient(ada.token);
+    const changes: { local_id?: string }[] = [];
+    const broadcasts: { event: string; local_id?: string }[] = [];
+    try {
+      const viaChanges = device.supabase
+        .channel(`data-api-${crypto.randomUUID().slice(0, 8)}`)
+        .on(
+          'postgres_changes' as never,
+          { event: 'INSERT', schema: 'public', table: 'memories', filter: `user_id=eq.${ada.id}` },
+          (payload: { new: { local_id?: string } }) => changes.push(payload.new),
+        );
+      const viaBroadcast = device.supabase
+        .channel(`virgil-sync-${ada.id}`, { config: { private: true } })
+        .on('broadcast', { event: '*' }, (message: { event: string; payload: { record?: { local_id?: string } } }) =>
+          broadcasts.push({ event: message.event, local_id: message.payload.record?.local_id }),
+        );
+      await Promise.all([subscribed(viaChanges), subscribed(viaBroadcast)]);
+      const { error } = await asAda
+        .from('memories')
+        .insert({ local_id: 'rest-live', content: 'written through the Data API' });
+      expect(error).toBeNull();
+      await waitFor(() => changes.some((row) => row.local_id === 'rest-live'), {
+        timeoutMs: 10_000,
+        what: 'the Postgres Changes event',
+      });
+      await waitFor(() => broadcasts.some((row) => row.event === 'INSERT' && row.local_id === 'rest-live'), {
+        timeoutMs: 10_000,
+        what: 'the broadcast on the private topic',
+      });
+    } finally {
+      await device.close();
+    }
   });
 });
 
