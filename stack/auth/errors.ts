@@ -7,7 +7,7 @@
  * `X-Supabase-Api-Version: 2024-01-01`, as GoTrue's do.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { corsHeaders } from '../gateway/server.ts';
+import { corsHeaders, sendJson } from '../gateway/server.ts';
 
 export const apiVersion = '2024-01-01';
 

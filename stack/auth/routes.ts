@@ -96,16 +96,20 @@ export function createRoutes(context: AuthContext) {
     return tokenAnswer(fresh, await userJson(sql, fresh), session, settings, keys);
   };
 
-  /** The verified claims of the request's access token, whose session must still exist. */
-  async function signedIn(request: AuthRequest): Promise<Claims & { sub: string }> {
+  /** The verified claims of the request's bearer token. */
+  async function verified(request: AuthRequest): Promise<Claims> {
     if (!request.bearer) throw refuse.noAuthorization();
-    let claims: Claims;
     try {
-      claims = await verifyJwt(request.bearer, verifyKeysOf(keys));
+      return await verifyJwt(request.bearer, verifyKeysOf(keys));
     } catch (error) {
       if (error instanceof JwtError) throw refuse.badJwt(error.message);
       throw error;
     }
+  }
+
+  /** The verified claims of the request's access token, whose session must still exist. */
+  async function signedIn(request: AuthRequest): Promise<Claims & { sub: string }> {
+    const claims = await verified(request);
     if (typeof claims.sub !== 'string' || !uuid.safeParse(claims.sub).success)
       throw refuse.badJwt('the token has no user (sub)');
     const sessionId = typeof claims.session_id === 'string' ? claims.session_id : undefined;
@@ -114,14 +118,7 @@ export function createRoutes(context: AuthContext) {
   }
 
   async function admin(request: AuthRequest): Promise<void> {
-    if (!request.bearer) throw refuse.noAuthorization();
-    let claims: Claims;
-    try {
-      claims = await verifyJwt(request.bearer, verifyKeysOf(keys));
-    } catch (error) {
-      if (error instanceof JwtError) throw refuse.badJwt(error.message);
-      throw error;
-    }
+    const claims = await verified(request);
     if (claims.role !== 'service_role' && claims.role !== 'supabase_admin') throw refuse.notAdmin();
   }
 
