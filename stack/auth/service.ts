@@ -87,7 +87,8 @@ export const authService: ServiceFactory = async (config: StackConfig): Promise<
     if (is('POST', '/admin/users')) return routes.adminCreateUser(request);
     const adminUser = /^\/admin\/users\/([^/]+)$/.exec(path);
     if (adminUser) {
-      const id = decodeURIComponent(adminUser[1]!);
+      // A malformed escape is no user id: decodeURIComponent would throw.
+      const id = /%(?![0-9a-f]{2})/i.test(adminUser[1]!) ? '' : decodeURIComponent(adminUser[1]!);
       if (method === 'GET') return routes.adminGetUser(request, id);
       if (method === 'PUT') return routes.adminUpdateUser(request, id);
       if (method === 'DELETE') return routes.adminDeleteUser(request, id);

@@ -288,6 +288,14 @@ describe('admin', () => {
     expect(refusal((await admin().getUserById(id)).error)).toMatchObject({ status: 404, code: 'user_not_found' });
   });
 
+  it('answers a malformed user id with 404, not an error', async () => {
+    for (const id of ['%ZZ', 'not-a-uuid', '%']) {
+      const response = await fetch(`${apiUrl}/auth/v1/admin/users/${id}`, { headers: { apikey: secretKey } });
+      expect(response.status, id).toBe(404);
+      await response.body?.cancel();
+    }
+  });
+
   it('refuses admin calls without the secret key', async () => {
     const anon = createClient(apiUrl, publishableKey, { auth: { persistSession: false, autoRefreshToken: false } });
     expect(refusal((await anon.auth.admin.listUsers()).error)).toMatchObject({ status: 403, code: 'not_admin' });
