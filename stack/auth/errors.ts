@@ -68,14 +68,10 @@ export function sendAuthJson(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
+  if (body !== undefined) return sendJson(response, status, body, { 'x-supabase-api-version': apiVersion, ...headers });
   if (response.headersSent) return;
-  response.writeHead(status, {
-    ...corsHeaders,
-    'content-type': 'application/json',
-    'x-supabase-api-version': apiVersion,
-    ...headers,
-  });
-  response.end(body === undefined ? undefined : JSON.stringify(body));
+  response.writeHead(status, { ...corsHeaders, 'x-supabase-api-version': apiVersion, ...headers });
+  response.end();
 }
 
 export function sendAuthError(request: IncomingMessage, response: ServerResponse, error: AuthError): void {
