@@ -5,37 +5,18 @@
  * `supabase_auth_admin`, GoTrue's role. Email and phone flows (mails, magic links, OTP, recovery)
  * are answered as a project without an SMTP or SMS provider answers them; see docs/auth.md.
  */
-import type { IncomingMessage } from 'node:http';
 import postgres from 'postgres';
 import type { StackConfig } from '../config.ts';
 import { type GatewayService, type ServiceFactory, sendJson } from '../gateway/server.ts';
 import { publishedJwks } from '../identity/keys.ts';
 import { classifyPgError, sqlState } from '../lib/pg-errors.ts';
+import { BodyTooLarge, readBody } from '../lib/request-body.ts';
 import { nestsDeeperThan } from '../realtime/limits.ts';
 import { AuthError, refuse, sendAuthError, sendAuthJson } from './errors.ts';
 import { type AuthAnswer, type AuthRequest, createRoutes } from './routes.ts';
 
 export const authPrefix = '/auth/v1/';
 const maxBodyBytes = 1024 * 1024;
-
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        request.removeAllListeners('data');
-        request.resume();
-        reject(refuse.payloadTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.once('end', () => resolve(Buffer.concat(chunks)));
-    request.once('error', reject);
-  });
-}
 
 function parseJson(raw: Buffer): unknown {
   if (raw.length === 0) return {};
@@ -53,6 +34,10 @@ function parseJson(raw: Buffer): unknown {
 const fromDatabase = (error: unknown) =>
   sqlState(error) !== undefined ||
   /^(ECONN|CONNECT_TIMEOUT|CONNECTION_)/.test(String((error as { code?: unknown } | null)?.code ?? ''));
+
+const tooLarge = (error: unknown): never => {
+  throw error instanceof BodyTooLarge ? refuse.payloadTooLarge() : error;
+};
 
 const firstHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
@@ -130,7 +115,8 @@ export const authService: ServiceFactory = async (config: StackConfig): Promise<
       const method = request.method ?? 'GET';
       try {
         let body: unknown;
-        if (method === 'POST' || method === 'PUT') body = parseJson(await readBody(request));
+        if (method === 'POST' || method === 'PUT')
+          body = parseJson(await readBody(request, maxBodyBytes).catch(tooLarge));
         else request.resume();
         const authorization = firstHeader(request.headers.authorization);
         const forwardedFor = firstHeader(request.headers['x-forwarded-for'])?.split(',')[0]?.trim();

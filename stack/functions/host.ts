@@ -34,6 +34,7 @@ import type { StackConfig } from '../config.ts';
 import { corsHeaders, sendJson, type GatewayService, type ServiceFactory } from '../gateway/server.ts';
 import { DenoWorker } from './deno-worker.ts';
 import { readFunctionSpecs } from './function-config.ts';
+import { BodyTooLarge, readBody } from '../lib/request-body.ts';
 import { type KeySet, serviceJwks } from '../identity/keys.ts';
 
 export const functionsPrefix = '/functions/v1/';
@@ -51,33 +52,6 @@ export function functionEnv(config: StackConfig): Record<string, string> {
     SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: config.keys.publishableKey }),
     SUPABASE_SECRET_KEYS: JSON.stringify({ default: config.keys.secretKey }),
   };
-}
-
-class BodyTooLarge extends Error {}
-
-function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(request.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      request.resume();
-      reject(new BodyTooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        request.removeAllListeners('data');
-        request.resume();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.once('end', () => resolve(Buffer.concat(chunks)));
-    request.once('error', reject);
-  });
 }
 
 async function checkJwt(request: IncomingMessage, response: ServerResponse, keys: KeySet): Promise<boolean> {

@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { sendJson } from '../../gateway/server.ts';
 import { RealtimeError } from '../errors.ts';
+import { BodyTooLarge, readBody } from '../../lib/request-body.ts';
 import { type Hub, hubTopic } from '../broadcast/hub.ts';
 import { claimsFor } from '../joins/tokens.ts';
 import type { Claims } from '../../identity/jwt.ts';
@@ -59,18 +60,11 @@ class HttpInputError extends Error {
   }
 }
 
-async function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const declared = Number(request.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) throw new HttpInputError(413, 'Payload too large');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new HttpInputError(413, 'Payload too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
+/** The body, or a 413 once it passes `maxBytes`. */
+const readLimited = (request: IncomingMessage, maxBytes: number): Promise<Buffer> =>
+  readBody(request, maxBytes).catch((error: unknown) => {
+    throw error instanceof BodyTooLarge ? new HttpInputError(413, 'Payload too large') : error;
+  });
 
 function parseJson(body: Buffer): unknown {
   let value: unknown;
@@ -182,7 +176,7 @@ export async function handleBroadcastRequest(
   if (!rate.hasRoom()) return sendJson(response, 429, { message: 'Too many requests' });
   let messages: OutgoingMessage[];
   try {
-    const body = await readBody(request, maxPayloadBytes(limits) + ENVELOPE_BYTES);
+    const body = await readLimited(request, maxPayloadBytes(limits) + ENVELOPE_BYTES);
     messages = readMessages(url, single, request, body, limits);
   } catch (error) {
     if (error instanceof HttpInputError) return sendJson(response, error.status, { message: error.message });
