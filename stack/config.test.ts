@@ -1,5 +1,5 @@
 /** The one precedence of config.ts: default, then config.toml, then the environment; bad values refused. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,15 @@ describe('loadConfig', () => {
       broadcastSlot: 'virgil_realtime_messages',
       debug: false,
     });
+  });
+
+  it('reads the config.toml and signing keys of the project VIRGIL_PROJECT_DIR names', () => {
+    const project = join(dir, 'other-project');
+    mkdirSync(join(project, 'supabase'), { recursive: true });
+    writeFileSync(join(project, 'supabase', 'config.toml'), '[api]\nport = 40101\n');
+    const config = loadConfig({ VIRGIL_PROJECT_DIR: project });
+    expect([config.projectDir, config.projectRoot, config.api.port]).toEqual([project, projectRoot, 40101]);
+    expect(loadConfig({}).projectDir).toBe(projectRoot);
   });
 
   it('lets config.toml override a default, and the environment override config.toml', () => {

@@ -12,6 +12,7 @@
  *
  * | setting                   | environment                      | config.toml                 | default                  |
  * |---------------------------|----------------------------------|-----------------------------|--------------------------|
+ * | project served            | VIRGIL_PROJECT_DIR               | -                           | this package             |
  * | stack folder              | VIRGIL_STACK_DIR                 | -                           | <project>/.stack         |
  * | database port             | VIRGIL_DB_PORT                   | [db] port                   | 54322                    |
  * | API port (the gateway)    | VIRGIL_API_PORT                  | [api] port                  | 54321                    |
@@ -76,7 +77,14 @@ export interface RealtimeConfig {
 }
 
 export interface StackConfig {
+  /** This package: the stack's code, node_modules and the functions it serves. */
   projectRoot: string;
+  /**
+   * The project whose `supabase/` folder the database is built from: config.toml, migrations,
+   * seed.sql and the pgTAP tests (the CLI's working directory). This package unless
+   * VIRGIL_PROJECT_DIR names another, as a conformance suite's own schema does.
+   */
+  projectDir: string;
   projectId: string;
   stackDir: string;
   db: {
@@ -217,11 +225,9 @@ function resolveSetting<T>(setting: Setting<T>, toml: Toml, env: NodeJS.ProcessE
 }
 
 /** The configuration; `configToml` is for tests that need a project file of their own. */
-export function loadConfig(
-  env: NodeJS.ProcessEnv = process.env,
-  configToml = join(projectRoot, 'supabase', 'config.toml'),
-): StackConfig {
-  const toml = readToml(configToml);
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, configToml?: string): StackConfig {
+  const projectDir = resolve(env.VIRGIL_PROJECT_DIR || projectRoot);
+  const toml = readToml(configToml ?? join(projectDir, 'supabase', 'config.toml'));
   const get = <T>(setting: Setting<T>) => resolveSetting(setting, toml, env);
   const projectId = typeof toml.project_id === 'string' ? toml.project_id : 'virgil';
   const majorVersion = get(settings.majorVersion);
@@ -246,10 +252,11 @@ export function loadConfig(
     serviceRoleKey: textOr(auth.service_role_key, cliDefaults.serviceRoleKey),
     publishableKey: textOr(auth.publishable_key, cliDefaults.publishableKey),
     secretKey: textOr(auth.secret_key, cliDefaults.secretKey),
-    signingKeysPath: resolveSigningKeysPath(projectRoot, auth.signing_keys_path),
+    signingKeysPath: resolveSigningKeysPath(projectDir, auth.signing_keys_path),
   });
   return {
     projectRoot,
+    projectDir,
     projectId,
     stackDir: resolve(get(settings.stackDir)),
     db: {

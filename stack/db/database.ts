@@ -153,7 +153,7 @@ export async function adviseDatabase(config: StackConfig): Promise<void> {
 }
 
 export function testFiles(config: StackConfig): string[] {
-  const dir = join(config.projectRoot, 'supabase', 'tests', 'database');
+  const dir = join(config.projectDir, 'supabase', 'tests', 'database');
   return readdirSync(dir)
     .filter((name) => name.endsWith('.sql'))
     .sort()

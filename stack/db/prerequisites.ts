@@ -1,9 +1,8 @@
 /**
  * Finds the PostgreSQL server and the extensions the stack needs, and installs what is missing.
  *
- * On Debian or Ubuntu, run as root, missing pieces are installed with apt-get; anywhere else the
- * error names exactly what to install. Nothing is downloaded from anywhere but the system's own
- * package manager.
+ * Missing packages are installed from the system's package manager (lib/system-packages.ts); the
+ * safeupdate module, which no package provides, is built here from our own source.
  */
 import { cpSync, existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prerequisiteMissing } from '../lib/errors.ts';
 import { isRoot, onPath, run } from '../lib/process.ts';
+import { ensureSystemPackages, type SystemPackage } from '../lib/system-packages.ts';
 
 export interface PostgresInstall {
   /** Folder holding initdb, pg_ctl and postgres. */
@@ -21,49 +21,61 @@ export interface PostgresInstall {
   libDir: string;
 }
 
-interface Requirement {
-  what: string;
-  aptPackage: (major: number) => string;
-  present: (install: PostgresInstall | undefined) => Promise<boolean> | boolean;
+/** What the stack needs of PostgreSQL, each found where findPostgres finds the server. */
+function requirements(major: number, binDir: string | undefined): SystemPackage[] {
+  const install = () => findPostgres(major, binDir);
+  const hasExtension = (control: string) => () => {
+    const found = install();
+    return found !== undefined && existsSync(join(found.extensionDir, control));
+  };
+  return [
+    {
+      what: 'PostgreSQL server (initdb, pg_ctl, postgres)',
+      aptPackage: `postgresql-${major}`,
+      present: () => install() !== undefined,
+    },
+    { what: 'psql client', aptPackage: 'postgresql-client-common', present: () => onPath('psql') },
+    { what: 'pgTAP extension', aptPackage: `postgresql-${major}-pgtap`, present: hasExtension('pgtap.control') },
+    {
+      what: 'wal2json output plugin',
+      aptPackage: `postgresql-${major}-wal2json`,
+      present: () => {
+        const found = install();
+        return found !== undefined && existsSync(join(found.libDir, 'wal2json.so'));
+      },
+    },
+    {
+      what: 'plpgsql_check extension (used by `supabase db lint`)',
+      aptPackage: `postgresql-${major}-plpgsql-check`,
+      present: hasExtension('plpgsql_check.control'),
+    },
+    {
+      what: 'PostgreSQL server headers and PGXS (to build the safeupdate module)',
+      aptPackage: `postgresql-server-dev-${major}`,
+      present: () => {
+        const found = install();
+        return found !== undefined && existsSync(join(serverIncludeDir(found), 'postgres.h'));
+      },
+    },
+    {
+      what: 'pg_prove test runner',
+      aptPackage: 'libtap-parser-sourcehandler-pgtap-perl',
+      present: () => onPath('pg_prove'),
+    },
+  ];
 }
 
-const requirements: Requirement[] = [
-  {
-    what: 'PostgreSQL server (initdb, pg_ctl, postgres)',
-    aptPackage: (major) => `postgresql-${major}`,
-    present: (install) => install !== undefined,
-  },
-  {
-    what: 'psql client',
-    aptPackage: () => 'postgresql-client-common',
-    present: () => onPath('psql'),
-  },
-  {
-    what: 'pgTAP extension',
-    aptPackage: (major) => `postgresql-${major}-pgtap`,
-    present: (install) => install !== undefined && existsSync(join(install.extensionDir, 'pgtap.control')),
-  },
-  {
-    what: 'wal2json output plugin',
-    aptPackage: (major) => `postgresql-${major}-wal2json`,
-    present: (install) => install !== undefined && existsSync(join(install.libDir, 'wal2json.so')),
-  },
-  {
-    what: 'plpgsql_check extension (used by `supabase db lint`)',
-    aptPackage: (major) => `postgresql-${major}-plpgsql-check`,
-    present: (install) => install !== undefined && existsSync(join(install.extensionDir, 'plpgsql_check.control')),
-  },
-  {
-    what: 'PostgreSQL server headers and PGXS (to build the safeupdate module)',
-    aptPackage: (major) => `postgresql-server-dev-${major}`,
-    present: (install) => install !== undefined && existsSync(join(serverIncludeDir(install), 'postgres.h')),
-  },
-  {
-    what: 'pg_prove test runner',
-    aptPackage: () => 'libtap-parser-sourcehandler-pgtap-perl',
-    present: () => onPath('pg_prove'),
-  },
-];
+/** Extensions the stack does not need, for a caller that does (a conformance suite's schema); install with ensureSystemPackages. */
+export const optionalExtensions = {
+  postgis: (major: number): SystemPackage => ({
+    what: 'PostGIS extension',
+    aptPackage: `postgresql-${major}-postgis-3`,
+    present: () => {
+      const found = findPostgres(major);
+      return found !== undefined && existsSync(join(found.extensionDir, 'postgis.control'));
+    },
+  }),
+};
 
 const pgConfigOf = (install: PostgresInstall) => join(install.binDir, 'pg_config');
 
@@ -117,15 +129,6 @@ export function findPostgres(major: number, binDir?: string): PostgresInstall | 
   return undefined;
 }
 
-async function missing(major: number, binDir?: string): Promise<Requirement[]> {
-  const install = findPostgres(major, binDir);
-  const result: Requirement[] = [];
-  for (const requirement of requirements) {
-    if (!(await requirement.present(install))) result.push(requirement);
-  }
-  return result;
-}
-
 /**
  * Makes sure everything the stack needs is installed, installing it with apt-get where we may.
  * Returns where PostgreSQL lives.
@@ -135,28 +138,7 @@ export async function ensurePrerequisites(
   log: (line: string) => void,
   binDir?: string,
 ): Promise<PostgresInstall> {
-  let absent = await missing(major, binDir);
-  if (absent.length > 0) {
-    const packages = absent.map((requirement) => requirement.aptPackage(major));
-    const command = `apt-get install -y --no-install-recommends ${packages.join(' ')}`;
-    if (!isRoot() || !(await onPath('apt-get'))) {
-      throw prerequisiteMissing(
-        absent.map((requirement) => requirement.what).join(', '),
-        `install them, e.g. on Debian/Ubuntu: sudo ${command}`,
-      );
-    }
-    log(`installing ${packages.join(', ')} with apt-get`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    await run('apt-get', ['update', '-qq'], { env });
-    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
-    absent = await missing(major, binDir);
-    if (absent.length > 0) {
-      throw prerequisiteMissing(
-        absent.map((requirement) => requirement.what).join(', '),
-        `apt-get installed ${packages.join(' ')} but these are still missing; check the apt output above`,
-      );
-    }
-  }
+  await ensureSystemPackages(requirements(major, binDir), log);
   const install = findPostgres(major, binDir);
   if (!install) throw prerequisiteMissing(`PostgreSQL ${major}`, `install postgresql-${major}`);
   await ensureSafeupdate(install, log);

@@ -22,7 +22,7 @@ export interface CliOptions {
 /** A port the CLI will not mistake for its own database's: any port but the one we connect to. */
 const notOurPort = (port: number) => String(port === 65535 ? 65534 : port + 1);
 
-/** Runs `supabase <args> --remote=<the stack's database>` in the project folder. */
+/** Runs `supabase <args> --remote=<the stack's database>` in the served project's folder. */
 export function supabaseCli(config: StackConfig, args: string[], options: CliOptions = {}): Promise<RunResult> {
   const bin = join(config.projectRoot, 'node_modules', '.bin', 'supabase');
   if (!existsSync(bin)) {
@@ -31,7 +31,7 @@ export function supabaseCli(config: StackConfig, args: string[], options: CliOpt
     });
   }
   return run(bin, [...args, `--remote=${config.db.cliUrl}`], {
-    cwd: config.projectRoot,
+    cwd: config.projectDir,
     inherit: options.inherit ?? false,
     allowFailure: options.allowFailure ?? false,
     env: {

@@ -109,9 +109,9 @@ function readSigningKeys(path: string): JWK[] {
   return keys as JWK[];
 }
 
-export function resolveSigningKeysPath(projectRoot: string, raw: unknown): string | undefined {
+export function resolveSigningKeysPath(projectDir: string, raw: unknown): string | undefined {
   if (typeof raw !== 'string' || raw === '') return undefined;
-  return isAbsolute(raw) ? raw : join(projectRoot, 'supabase', raw);
+  return isAbsolute(raw) ? raw : join(projectDir, 'supabase', raw);
 }
 
 export function buildKeySet(settings: KeySettings): KeySet {
