@@ -12,8 +12,9 @@ export default defineConfig({
       'scripts/**/*.test.ts',
       'supabase/functions/_shared/**/*.test.ts',
       'supabase/tests/integration/**/*.test.ts',
+      'examples/**/*.test.ts',
     ],
-    exclude: ['node_modules/**', '.stack/**'],
+    exclude: ['**/node_modules/**', '.stack/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Integration files share one database; run files one at a time, tests inside a file in order.

@@ -10,7 +10,7 @@ import { ensureSystemPackages } from '../stack/lib/system-packages.ts';
 /** Where Debian's package puts the browser; VIRGIL_CHROMIUM names another build. */
 export const chromiumPath = process.env.VIRGIL_CHROMIUM || '/usr/bin/chromium';
 
-/** Installs Chromium and a font for legible screenshots when they are missing. */
+/** Installs Chromium, and fonts for legible screenshots, when they are missing. */
 export async function ensureChromium(log: (line: string) => void = console.log): Promise<void> {
   await ensureSystemPackages(
     [
@@ -19,6 +19,11 @@ export async function ensureChromium(log: (line: string) => void = console.log):
         what: 'Liberation fonts (text in screenshots)',
         aptPackage: 'fonts-liberation',
         present: () => existsSync('/usr/share/fonts/truetype/liberation'),
+      },
+      {
+        what: 'Noto Color Emoji (the sync indicator in screenshots)',
+        aptPackage: 'fonts-noto-color-emoji',
+        present: () => existsSync('/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf'),
       },
     ],
     log,

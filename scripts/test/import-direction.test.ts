@@ -17,6 +17,8 @@ const forbidden: Record<string, string[]> = {
   stack: ['client', 'bench', 'scripts'],
   'test-support': ['bench', 'scripts'],
   bench: ['scripts'],
+  // The demo app uses the device client as an installed package (`@virgil/sync-client`), never by path.
+  examples: ['client', 'supabase', 'bench', 'scripts'],
 };
 
 /** Outside tests, only these may be imported at all: test fixtures are never shipped code. */

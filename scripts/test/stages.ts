@@ -12,6 +12,7 @@ import { stackVariables, startStack } from '../../stack/stack.ts';
 import { denoCheckFunctions } from '../../stack/functions/deno-check.ts';
 import { countPgProve } from './pg-prove-output.ts';
 import { checkPoliciesAreTested } from './rls-mutation.ts';
+import { ensureChromium } from '../../test-support/browser.ts';
 
 export interface StageResult {
   passed: number;
@@ -39,8 +40,12 @@ async function succeeds(command: string, args: string[], config: StackConfig): P
 
 export const stages: Stage[] = [
   {
-    name: 'typecheck (tsc --noEmit)',
-    run: async (config) => one(await succeeds(bin(config, 'tsc'), ['--noEmit'], config)),
+    name: 'typecheck (tsc --noEmit, and the demo app)',
+    run: async (config) =>
+      one(
+        (await succeeds(bin(config, 'tsc'), ['--noEmit'], config)) &&
+          (await succeeds(bin(config, 'tsc'), ['--noEmit', '-p', 'examples/web'], config)),
+      ),
   },
   {
     name: 'lint (oxlint, .oxlintrc.json)',
@@ -94,6 +99,11 @@ export const stages: Stage[] = [
   {
     name: 'deno check on every edge function',
     run: async (config) => one(await denoCheckFunctions(config)),
+  },
+  {
+    // The demo's browser tests run in Debian's Chromium, installed like the PostgreSQL extensions.
+    name: "Chromium for the browser tests (Debian's package)",
+    run: async () => (await ensureChromium((line) => console.log(`[browser] ${line}`)), one(true)),
   },
   {
     name: 'vitest (unit and integration)',

@@ -62,15 +62,23 @@ const wantsNamedCodes = (request: IncomingMessage) => {
   return typeof version === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(version) && version >= apiVersion;
 };
 
+/** GoTrue lets a browser read these (internal/api/api.go, its CORS handler); auth-js reads the version. */
+const exposedHeaders = 'x-total-count, link, x-supabase-api-version';
+
 export function sendAuthJson(
   response: ServerResponse,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  if (body !== undefined) return sendJson(response, status, body, { 'x-supabase-api-version': apiVersion, ...headers });
+  const versioned = {
+    'x-supabase-api-version': apiVersion,
+    'access-control-expose-headers': exposedHeaders,
+    ...headers,
+  };
+  if (body !== undefined) return sendJson(response, status, body, versioned);
   if (response.headersSent) return;
-  response.writeHead(status, { ...corsHeaders, 'x-supabase-api-version': apiVersion, ...headers });
+  response.writeHead(status, { ...corsHeaders, ...versioned });
   response.end();
 }
 

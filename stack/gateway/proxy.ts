@@ -30,7 +30,7 @@ import type { Duplex } from 'node:stream';
 import { IdentityError } from '../identity/identify.ts';
 import type { KeySet } from '../identity/keys.ts';
 import type { ServiceStatus } from '../supervisor/protocol.ts';
-import { corsHeaders, owns, pathOf, sendJson } from './server.ts';
+import { corsHeaders, owns, pathOf, preflightHeaders, sendJson } from './server.ts';
 import { forwardedAuthorization } from './credentials.ts';
 
 export interface GatewayOptions {
@@ -171,7 +171,7 @@ export function createGateway(options: GatewayOptions): Server {
 
   function forward(request: IncomingMessage, response: ServerResponse): void {
     if (request.method === 'OPTIONS') {
-      response.writeHead(204, { ...corsHeaders, 'access-control-max-age': '86400' });
+      response.writeHead(204, preflightHeaders(request));
       response.end();
       return;
     }

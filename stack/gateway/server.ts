@@ -34,6 +34,20 @@ export const corsHeaders = {
   'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
 } as const;
 
+/**
+ * The answer to a CORS preflight, as the CLI's gateway (Kong's `cors` plugin, unconfigured) gives
+ * it: any origin, and whichever request headers the browser asks to send (auth-js sends
+ * `x-supabase-api-version`, postgrest-js `prefer`, apps their own).
+ */
+export function preflightHeaders(request: IncomingMessage): Record<string, string> {
+  const asked = request.headers['access-control-request-headers'];
+  return {
+    ...corsHeaders,
+    ...(typeof asked === 'string' && asked !== '' ? { 'access-control-allow-headers': asked } : {}),
+    'access-control-max-age': '86400',
+  };
+}
+
 export function sendJson(
   response: ServerResponse,
   status: number,

@@ -333,3 +333,25 @@ describe('the other services accept its tokens', () => {
     await client.removeAllChannels();
   });
 });
+
+describe('from a browser (CORS, as the CLI gateway answers it)', () => {
+  it('a preflight is allowed every header it asks for, and the API version header is readable', async () => {
+    const asked = 'authorization, apikey, content-type, x-client-info, x-supabase-api-version';
+    const preflight = await fetch(`${apiUrl}/auth/v1/token?grant_type=password`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://127.0.0.1:5173',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': asked,
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-headers')).toBe(asked);
+
+    const settings = await fetch(`${apiUrl}/auth/v1/settings`, {
+      headers: { apikey: publishableKey, origin: 'http://127.0.0.1:5173' },
+    });
+    expect(settings.headers.get('access-control-expose-headers')).toContain('x-supabase-api-version');
+  });
+});
