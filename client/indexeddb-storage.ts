@@ -9,7 +9,7 @@
  * Why packed: reading a record costs far more than its bytes (in Chromium, 50,000 one-row records
  * take several times as long to read as the same rows in 50 JSON strings), and a cold start reads
  * every row. Why a journal beside it: a write must stay one small transaction, not a rewrite of
- * the packs it touches. Once the journal outgrows `compactAbove` (or an eighth of the snapshot),
+ * the packs it touches. Once the journal outgrows `compactAbove` (or a thirty-second of the snapshot),
  * the next write is followed by a compaction: snapshot and journal read, folded and written back
  * as a new snapshot, all in one transaction, so a crash leaves the old pair or the new one.
  *
@@ -64,7 +64,7 @@ export interface IDBFactory {
 export interface IndexedDbStorageOptions {
   /** Entries per snapshot record. Default 1000. */
   chunkRows?: number;
-  /** Compact once the journal holds more records than this and an eighth of the snapshot. Default 1000. */
+  /** Compact once the journal holds more records than this and a thirty-second of the snapshot (each journal record costs a cold start a read of its own). Default 1000. */
   compactAbove?: number;
 }
 
@@ -166,7 +166,7 @@ export class IndexedDbStorage implements ClientStorage {
     if (change.cursor !== undefined) tx.objectStore('meta').put(change.cursor, 'cursor');
     await finished;
     this.journalRecords += (change.removeEntries?.length ?? 0) + (change.entries?.length ?? 0);
-    if (this.journalRecords > Math.max(this.compactAbove, this.snapshotRows / 8)) {
+    if (this.journalRecords > Math.max(this.compactAbove, this.snapshotRows / 32)) {
       // Not awaited: this write is durable already; later writes queue behind it in IndexedDB.
       this.journalRecords = 0;
       this.compacting = this.compacting.then(() => this.compact()).catch(() => undefined);

@@ -60,6 +60,8 @@ export async function packageSize(projectRoot: string): Promise<PackageSize> {
         outdir: join(outDir, 'bundle'),
         external: ['@supabase/supabase-js', 'react', ...external],
         absWorkingDir: projectRoot,
+        // The build sits in a temporary folder: its imports resolve from the project's packages.
+        nodePaths: [join(projectRoot, 'node_modules')],
         logLevel: 'silent',
       });
       return result.outputFiles
