@@ -5,7 +5,8 @@
  *
  * Targets, with 50,000 messages over 500 conversations: listMessages p99 <= 1 ms, merging 1,000
  * remote changes <= 20 ms, a cold start from IndexedDB <= 500 ms, a local write visible <= 1 ms
- * and durable in IndexedDB <= 10 ms (p99 each; max printed beside).
+ * and durable in IndexedDB <= 10 ms. The table says whether the median and whether the p99 is
+ * within each (listMessages' target is its p99; with 5 or 20 runs, a p99 is the slowest run).
  *
  * Options: --only node|chromium|size (repeatable; default all), --conversations N (500),
  * --messages N per conversation (100), --list-runs N (2000), --merge-batches N (20),
@@ -21,6 +22,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { loadConfig, projectRoot } from '../stack/config.ts';
 import { report } from '../stack/lib/errors.ts';
 import { type MeasurementName, runScenario, type ScenarioOptions, type ScenarioResult } from './client/scenario.ts';
+import type { ChromiumRun } from './client/chromium.ts';
 import { packageSize } from './client/size.ts';
 import { percentile, table } from './stats.ts';
 
@@ -35,6 +37,7 @@ const measurements: { name: MeasurementName; label: string; target?: number }[] 
   { name: 'coldStart', label: 'cold start from IndexedDB', target: 500 },
   { name: 'coldStartRead', label: '  … of which the storage read' },
   { name: 'coldStartIndexes', label: '  … of which making the indexes' },
+  { name: 'coldStartLater', label: 'cold start after the merges and writes' },
   { name: 'writeVisible', label: 'write, visible in listMessages', target: 1 },
   { name: 'writeDurable', label: 'write, durable in IndexedDB', target: 10 },
   { name: 'fill', label: 'fill (setup: merge + store all)' },
@@ -48,7 +51,7 @@ function print(runtime: string, result: ScenarioResult): Record<string, unknown>
     if (sorted.length === 0) continue;
     const [p50, p99] = [percentile(sorted, 50), percentile(sorted, 99)];
     const max = sorted.at(-1)!;
-    const met = target === undefined ? '-' : p99 <= target ? 'yes' : 'NO';
+    const within = (value: number) => (target === undefined ? '-' : value <= target ? 'yes' : 'NO');
     rows.push([
       label,
       sorted.length,
@@ -56,18 +59,21 @@ function print(runtime: string, result: ScenarioResult): Record<string, unknown>
       p99.toFixed(3),
       max.toFixed(3),
       target === undefined ? '-' : `<= ${target}`,
-      met,
+      within(p50),
+      within(p99),
     ]);
     summary[name] = {
       runs: sorted.length,
       p50,
       p99,
       max,
-      ...(target !== undefined ? { target, met: p99 <= target } : {}),
+      ...(target !== undefined ? { target, p50Within: p50 <= target, p99Within: p99 <= target } : {}),
     };
   }
-  console.log(`\n${runtime}: ${result.rows.conversations} conversations, ${result.rows.messages} messages at the end`);
-  console.log(table(['measurement', 'n', 'p50 ms', 'p99 ms', 'max ms', 'target', 'met'], rows));
+  console.log(
+    `\n${runtime}: ${result.rows.conversations} conversations; ${result.rows.filledMessages} messages after the fill (lists, the first cold starts), ${result.rows.messages} at the end`,
+  );
+  console.log(table(['measurement', 'n', 'p50 ms', 'p99 ms', 'max ms', 'target', 'p50 in', 'p99 in'], rows));
   return summary;
 }
 
@@ -114,7 +120,13 @@ async function main(): Promise<number> {
       runtime === 'node'
         ? await runScenario({ ...options, indexedDB: new IDBFactory(), log: (line) => console.log(`  node: ${line}`) })
         : await (await import('./client/chromium.ts')).runInChromium(options, values['cpu-profile']);
-    reportJson[runtime] = { rows: result.rows, ...print(runtime, result) };
+    const run = result as Partial<ChromiumRun>;
+    const browser = run.browser ? ` (${run.browser}, cross-origin isolated: ${String(run.crossOriginIsolated)})` : '';
+    reportJson[runtime] = {
+      rows: result.rows,
+      ...(browser ? { browser } : {}),
+      ...print(`${runtime}${browser}`, result),
+    };
   }
   if (only.has('size')) {
     const size = await packageSize(projectRoot);

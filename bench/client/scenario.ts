@@ -10,7 +10,9 @@
  *                event): new messages in a few conversations, edits, conversation updates, deletes;
  *                until the app's next read (listConversations and one active conversation's
  *                messages), which brings the indexes up to date
- *   cold start   a new storage and service over the same database until the first lists answer
+ *   cold start   a new storage and service over the same database until the first lists answer:
+ *                with the fill's rows (the target), and again at the end, with the merged rows
+ *                and the writes, some of them still in the storage's journal
  *   write        `saveMessage` until `listMessages` shows it, and until IndexedDB holds it
  *
  * Every phase checks what it measured (counts, the written row in the list, the rows after a
@@ -39,7 +41,7 @@ export interface ScenarioOptions {
 
 /** Samples in milliseconds per measurement, plus what the run held. */
 export interface ScenarioResult {
-  rows: { conversations: number; messages: number };
+  rows: { conversations: number; messages: number; filledMessages: number };
   samples: Record<MeasurementName, number[]>;
 }
 
@@ -52,6 +54,7 @@ export type MeasurementName =
   | 'coldStart'
   | 'coldStartRead'
   | 'coldStartIndexes'
+  | 'coldStartLater'
   | 'writeVisible'
   | 'writeDurable';
 
@@ -233,22 +236,43 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     coldStart: [],
     coldStartRead: [],
     coldStartIndexes: [],
+    coldStartLater: [],
     writeVisible: [],
     writeDurable: [],
   };
   const server = new ServerRows(userId, random);
+  /** The device's own messages (the server has not seen them: the client is offline). */
+  const written: { conversation: string; localId: string }[] = [];
   const expectCounts = (service: SupabaseMemoryService, what: string) => {
     const conversations = service.listConversations();
     if (conversations.length !== server.conversations.length)
       fail(`${what}: ${conversations.length} conversations, expected ${server.conversations.length}`);
     const messages = service.client.store.list('messages').length;
-    if (messages !== server.messages.length) fail(`${what}: ${messages} messages, expected ${server.messages.length}`);
+    const expected = server.messages.length + written.length;
+    if (messages !== expected) fail(`${what}: ${messages} messages, expected ${expected}`);
   };
   const merge = (service: SupabaseMemoryService, changes: readonly PulledChange[]) => {
     const { store, events } = service.client;
     for (const pulled of changes) {
       const change: RemoteChange = fromPull(pulled);
       events.emit('change', change, store.merge(change));
+    }
+  };
+
+  // Cold starts: everything from IndexedDB into a new store and service.
+  const coldStarts = async (runs: number, total: number[], read?: number[], indexes?: number[]) => {
+    for (let i = 0; i < runs; i++) {
+      await service.close();
+      await storage.close();
+      const t0 = performance.now();
+      const started = await start();
+      ({ storage, service } = started);
+      const conversations = service.listConversations();
+      service.listMessages(conversations[0]!.local_id!);
+      total.push(performance.now() - t0);
+      read?.push(started.readMs);
+      indexes?.push(started.indexesMs);
+      expectCounts(service, 'after a cold start');
     }
   };
 
@@ -264,7 +288,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   await service.client.store.persisted();
   samples.fill.push(performance.now() - fillStarted);
   expectCounts(service, 'after the fill');
-  log(`filled ${server.conversations.length} conversations, ${server.messages.length} messages`);
+  const filledMessages = server.messages.length;
+  log(`filled ${server.conversations.length} conversations, ${filledMessages} messages`);
 
   // Lists of random conversations.
   for (let i = 0; i < options.listRuns; i++) {
@@ -281,6 +306,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     if (list.length !== server.conversations.length) fail('listConversations missed rows');
   }
   log(`listed ${options.listRuns} conversations`);
+
+  // The target's cold start: the rows of the fill, as the fill left them in IndexedDB.
+  await coldStarts(options.coldStarts, samples.coldStart, samples.coldStartRead, samples.coldStartIndexes);
+  log(`${options.coldStarts} cold starts`);
 
   // Merges of pull answers, each stored before the next arrives.
   for (let b = 0; b < options.mergeBatches; b++) {
@@ -301,24 +330,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   expectCounts(service, 'after the merges');
   log(`merged ${options.mergeBatches} batches of ${options.mergeSize}`);
 
-  // Cold starts: everything from IndexedDB into a new store and service.
-  for (let i = 0; i < options.coldStarts; i++) {
-    await service.close();
-    await storage.close();
-    const t0 = performance.now();
-    const started = await start();
-    ({ storage, service } = started);
-    const conversations = service.listConversations();
-    service.listMessages(conversations[0]!.local_id!);
-    samples.coldStart.push(performance.now() - t0);
-    samples.coldStartRead.push(started.readMs);
-    samples.coldStartIndexes.push(started.indexesMs);
-    expectCounts(service, 'after a cold start');
-  }
-  log(`${options.coldStarts} cold starts`);
-
   // Local writes, one at a time.
-  const written: { conversation: string; localId: string }[] = [];
   for (let i = 0; i < options.writes; i++) {
     const conversation = server.conversations[Math.floor(random() * server.conversations.length)]!.local_id;
     const t0 = performance.now();
@@ -332,10 +344,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     if (!list.some((row) => row.local_id === message.local_id)) fail('a written message is not in its list');
     written.push({ conversation, localId: message.local_id! });
   }
-  // Durable means a restart has them.
-  await service.close();
-  await storage.close();
-  ({ storage, service } = await start());
+  // Later cold starts: the merges' rows too, part of them still in the journal. Durable means
+  // these restarts have the writes.
+  await coldStarts(Math.max(1, Math.ceil(options.coldStarts / 2)), samples.coldStartLater);
   for (const { conversation, localId } of written)
     if (!service.listMessages(conversation).some((row) => row.local_id === localId && row.pending))
       fail('a written message is not in IndexedDB');
@@ -343,5 +354,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   await service.close();
   await storage.close();
 
-  return { rows: { conversations: server.conversations.length, messages: server.messages.length }, samples };
+  return {
+    rows: { conversations: server.conversations.length, messages: server.messages.length, filledMessages },
+    samples,
+  };
 }
