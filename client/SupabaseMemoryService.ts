@@ -6,8 +6,12 @@
  *
  * Rows are addressed by their local id (made here, kept by the server as `local_id`), so a row
  * created offline can be edited, referenced and deleted before the server has seen it.
+ *
+ * The lists are read from the store's indexes (row-index.ts), kept sorted as rows change: a
+ * conversation's messages cost what they are, however many other messages the device holds.
  */
 import type { Json } from '../supabase/functions/_shared/database.types.ts';
+import { type IndexMember, type IndexSpec, mergeGroups } from './row-index.ts';
 import type { Rollback } from './store.ts';
 import { SyncClient, type SyncClientOptions } from './sync-client.ts';
 import type { LocalRow, SyncTable } from './types.ts';
@@ -37,11 +41,51 @@ export interface EditOptions {
 }
 
 const newLocalId = () => crypto.randomUUID();
-const byTime = (field: string) => (a: Record<string, unknown>, b: Record<string, unknown>) =>
-  String(a[field]).localeCompare(String(b[field]));
+// Times compare as text in the default locale's collation (V8's localeCompare is faster here than an Intl.Collator).
+const byText = (a: string, b: string) => a.localeCompare(b);
+
+/** A message is listed under the conversation it names, by local id, by server id, or both. */
+const byLocalConversation = (localId: string) => `local:${localId}`;
+const byConversationId = (id: string) => `id:${id}`;
+
+const messagesByConversation: IndexSpec<'messages', string> = {
+  table: 'messages',
+  groups: ({ conversation_local_id: local, conversation_id: id }) =>
+    typeof local === 'string'
+      ? typeof id === 'string'
+        ? [byLocalConversation(local), byConversationId(id)]
+        : [byLocalConversation(local)]
+      : typeof id === 'string'
+        ? [byConversationId(id)]
+        : [],
+  sortValue: (message) => String(message.timestamp),
+  compare: byText,
+};
+
+const all = ['all'] as const;
+
+const conversationsByUpdate: IndexSpec<'conversations', string> = {
+  table: 'conversations',
+  groups: () => all,
+  sortValue: (conversation) => String(conversation.updated_at),
+  compare: (a, b) => byText(b, a),
+  tiesNewestFirst: true,
+};
+
+const memoriesByImportance: IndexSpec<'memories', number> = {
+  table: 'memories',
+  groups: () => all,
+  sortValue: (memory) => (memory.importance_score as number | null | undefined) ?? 0,
+  compare: (a, b) => b - a,
+};
 
 export class SupabaseMemoryService {
-  constructor(readonly client: SyncClient) {}
+  constructor(readonly client: SyncClient) {
+    // Made now, from what the store holds: the first list the app shows does not pay for them.
+    client.store.index(messagesByConversation);
+    client.store.index(conversationsByUpdate);
+    client.store.index(memoriesByImportance);
+  }
 
   /** Makes the client, loads its stored outbox and starts syncing. */
   static async start(options: SyncClientOptions): Promise<SupabaseMemoryService> {
@@ -95,9 +139,9 @@ export class SupabaseMemoryService {
     return this.client.store.get('conversations', localId);
   }
 
-  /** Most recently updated first. */
+  /** Most recently updated first (equal times: the one the device learnt of last first). */
   listConversations(): Conversation[] {
-    return this.client.store.list('conversations').sort(byTime('updated_at')).reverse();
+    return this.rows('conversations', this.client.store.index(conversationsByUpdate).group('all'));
   }
 
   // Messages --------------------------------------------------------------------------------------
@@ -142,17 +186,13 @@ export class SupabaseMemoryService {
     return this.client.store.get('messages', localId);
   }
 
-  /** A conversation's messages in time order. */
+  /** A conversation's messages in time order (equal times: in the order the device learnt of them). */
   listMessages(conversationLocalId: string): Message[] {
     const conversation = this.client.store.get('conversations', conversationLocalId);
-    return this.client.store
-      .list('messages')
-      .filter(
-        (message) =>
-          message.conversation_local_id === conversationLocalId ||
-          (conversation?.id != null && message.conversation_id === conversation.id),
-      )
-      .sort(byTime('timestamp'));
+    const index = this.client.store.index(messagesByConversation);
+    const byLocal = index.group(byLocalConversation(conversationLocalId));
+    const byId = conversation?.id != null ? index.group(byConversationId(conversation.id)) : [];
+    return this.rows('messages', mergeGroups(index, byLocal, byId));
   }
 
   /** Marking a message as important makes a memory of it (design document, "Memory Sync"). */
@@ -187,9 +227,19 @@ export class SupabaseMemoryService {
     return this.client.store.get('memories', localId);
   }
 
-  /** Most important first. */
+  /** Most important first (equal scores: in the order the device learnt of them). */
   listMemories(): Memory[] {
-    return this.client.store.list('memories').sort((a, b) => (b.importance_score ?? 0) - (a.importance_score ?? 0));
+    return this.rows('memories', this.client.store.index(memoriesByImportance).group('all'));
+  }
+
+  /** The rows an index lists, each as `get` makes it (every member is a row the app can see). */
+  private rows<T extends SyncTable>(table: T, members: readonly IndexMember[]): LocalRow<T>[] {
+    const rows: LocalRow<T>[] = [];
+    for (const { key } of members) {
+      const row = this.client.store.get(table, key);
+      if (row) rows.push(row);
+    }
+    return rows;
   }
 
   private required<T extends SyncTable>(table: T, localId: string) {

@@ -42,4 +42,59 @@ describe('IndexedDbStorage', () => {
     expect(await storage.load()).toEqual({ cursor: null, entries: [], outbox: [] });
     await storage.close();
   });
+
+  it('a journal past its limit is folded into the snapshot, and the rows read back the same', async () => {
+    const factory = new IDBFactory();
+    const storage = new IndexedDbStorage('virgil-sync-compact', factory, { compactAbove: 10, chunkRows: 4 });
+    const rows = Array.from({ length: 25 }, (_, i): StoredEntry => ({ ...entry, key: `m-${i}`, local_id: `m-${i}` }));
+    await storage.write({ entries: rows.slice(0, 9) });
+    // Past the limit: a removal of a row in the snapshot must survive the fold as an absence.
+    await storage.write({ entries: rows.slice(9), removeEntries: ['memories/m-3'] });
+    await storage.close();
+    const opened = factory.open('virgil-sync-compact', 2);
+    const db = await new Promise<typeof opened.result>((resolve) => {
+      opened.onsuccess = () => resolve(opened.result);
+    });
+    const count = (store: string) =>
+      new Promise<number>((resolve) => {
+        const req = db.transaction([store], 'readonly').objectStore(store).count();
+        req.onsuccess = () => resolve(req.result);
+      });
+    expect({ snapshot: await count('snapshot'), journal: await count('entries') }).toEqual({ snapshot: 6, journal: 0 });
+    db.close();
+
+    const reopened = new IndexedDbStorage('virgil-sync-compact', factory, { compactAbove: 10, chunkRows: 4 });
+    await reopened.write({ removeEntries: ['memories/m-5'], entries: [{ ...rows[7]!, id: 'changed' }] });
+    const keys = (await reopened.load()).entries.map((row) => `${row.key}${row.id ? `:${row.id}` : ''}`).sort();
+    const expected = rows
+      .filter((row) => !['m-3', 'm-5'].includes(row.key))
+      .map((row) => (row.key === 'm-7' ? 'm-7:changed' : row.key))
+      .sort();
+    expect(keys).toEqual(expected);
+    await reopened.close();
+  });
+
+  it('a database of the first schema (one record per row, no snapshot) opens with its rows', async () => {
+    const factory = new IDBFactory();
+    await new Promise<void>((resolve) => {
+      const req = factory.open('virgil-sync-v1', 1);
+      req.onupgradeneeded = () => {
+        for (const store of ['outbox', 'entries', 'meta']) req.result.createObjectStore(store);
+        req.result.createObjectStore('unused');
+      };
+      req.onsuccess = () => {
+        const tx = req.result.transaction(['outbox', 'entries', 'meta'], 'readwrite');
+        tx.objectStore('entries').put(entry, 'memories/m-1');
+        tx.objectStore('outbox').put(item(1), item(1).change_id);
+        tx.objectStore('meta').put('v1.cursor', 'cursor');
+        tx.oncomplete = () => {
+          req.result.close();
+          resolve();
+        };
+      };
+    });
+    const storage = new IndexedDbStorage('virgil-sync-v1', factory);
+    expect(await storage.load()).toEqual({ cursor: 'v1.cursor', entries: [entry], outbox: [item(1)] });
+    await storage.close();
+  });
 });

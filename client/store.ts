@@ -10,9 +10,14 @@
  *
  * Persistence is batched: changes are collected for a few milliseconds and written in one storage write;
  * `persisted()` resolves once everything done so far is stored.
+ *
+ * Reading: `get` of one row, `list` of one table, and indexes (`index(spec)`, row-index.ts): sorted
+ * groups of a table's rows that every change of a row updates, so a list the app shows often (a
+ * conversation's messages) is read without a scan of the store.
  */
 import type { PushResult, SyncItem, SyncTable } from '../supabase/functions/_shared/sync-protocol.ts';
 import { Observable } from './observable.ts';
+import { type IndexSpec, RowIndex, type RowUpdate } from './row-index.ts';
 import { type ClientStorage, entryKey, type StorageWrite } from './storage.ts';
 import type { JsonRow, LocalRow, OutboxItem, RemoteChange, StoredEntry } from './types.ts';
 
@@ -33,6 +38,13 @@ export interface Rollback {
 
 const rowKey = (table: SyncTable, key: string) => `${table}/${key}`;
 
+/**
+ * When an entry came into the store (what indexes break ties by: the store's order). Kept on the
+ * entry under a symbol, which structured clone and JSON leave out, so it is never stored.
+ */
+const ordinalOf = Symbol('ordinal');
+type HeldEntry = StoredEntry & { [ordinalOf]?: number };
+
 /** Changes are collected this long (ms) and written to storage together. */
 const persistDelayMs = 5;
 
@@ -42,7 +54,12 @@ function versionOf(row: JsonRow | null | undefined): number | null {
 }
 
 export class LocalStore {
-  private readonly entries = new Map<string, StoredEntry>();
+  private readonly entries = new Map<string, HeldEntry>();
+  private nextOrdinal = 0;
+  private readonly indexes = new Map<IndexSpec, RowIndex>();
+  private readonly indexedTables = new Set<SyncTable>();
+  /** Rows whose view may have changed since the indexes were last brought up to date. */
+  private readonly changedRows = new Map<string, { table: SyncTable; key: string }>();
   private readonly keyById = new Map<string, string>();
   /** Ids the server deleted: ids are never reused, so any later event about them is stale. */
   private readonly deadIds = new Set<string>();
@@ -87,7 +104,8 @@ export class LocalStore {
     this.cursorValue = state.cursor;
     for (const entry of state.entries) this.putEntry(entry, false);
     for (const item of state.outbox) this.addToOutbox(item);
-    this.nextSeq = Math.max(0, ...state.outbox.map((item) => item.seq)) + 1;
+    // A loop, not Math.max(...): a long outbox would overflow the argument list.
+    this.nextSeq = state.outbox.reduce((max, item) => Math.max(max, item.seq), 0) + 1;
     this.bump();
   }
 
@@ -108,16 +126,36 @@ export class LocalStore {
     return this.view(table, key) as LocalRow<T> | null;
   }
 
-  /** Every row of a table the app can see. */
+  /** Every row of a table the app can see, in store order. */
   list<T extends SyncTable>(table: T): LocalRow<T>[] {
     const rows: LocalRow<T>[] = [];
-    const keys = new Set<string>();
-    for (const entry of this.entries.values()) if (entry.table === table) keys.add(entry.key);
-    for (const key of keys) {
-      const row = this.view(table, key);
+    for (const [at, entry] of this.entries) {
+      if (entry.table !== table) continue;
+      const row = this.view(table, entry.key, at);
       if (row) rows.push(row as LocalRow<T>);
     }
     return rows;
+  }
+
+  /**
+   * The index of `spec` over this store, made (from the rows now held) on first use and kept
+   * current from then on. One index per spec object: define specs once, at module level.
+   */
+  index<T extends SyncTable, S>(spec: IndexSpec<T, S>): RowIndex<T, S> {
+    const known = this.indexes.get(spec as IndexSpec);
+    if (known) return known as unknown as RowIndex<T, S>;
+    this.refreshIndexes();
+    const index = new RowIndex(spec, () => this.refreshIndexes());
+    const rows: RowUpdate[] = [];
+    // The entries' own keys (`table/key`), already hashed: a fresh string per row is what a walk
+    // over many rows would spend its time on.
+    for (const [at, entry] of this.entries)
+      if (entry.table === spec.table)
+        rows.push({ key: entry.key, ordinal: entry[ordinalOf]!, row: this.fields(spec.table, entry.key, at) });
+    index.apply(rows);
+    this.indexes.set(spec as IndexSpec, index as unknown as RowIndex);
+    this.indexedTables.add(spec.table);
+    return index;
   }
 
   /** The local key of the row with this server id. */
@@ -135,24 +173,33 @@ export class LocalStore {
     return this.outbox;
   }
 
-  private view(table: SyncTable, key: string): LocalRow | null {
-    const entry = this.entries.get(rowKey(table, key));
-    const pending = this.pendingByRow.get(rowKey(table, key)) ?? [];
-    let row: JsonRow | null = entry?.server ? { ...entry.server } : null;
-    for (const item of pending) {
+  private view(table: SyncTable, key: string, at = rowKey(table, key)): LocalRow | null {
+    const row = this.fields(table, key, at);
+    if (!row) return null;
+    return {
+      ...row,
+      id: this.entries.get(at)?.id ?? (row.id as string | null) ?? null,
+      version: versionOf(row),
+      pending: this.pendingByRow.has(at),
+    } as LocalRow;
+  }
+
+  /**
+   * The row's columns as the app sees them: the server's row with pending edits folded over it.
+   * With nothing pending it is the stored row itself: callers read it and never change it.
+   */
+  private fields(table: SyncTable, key: string, at = rowKey(table, key)): JsonRow | null {
+    const entry = this.entries.get(at);
+    const pending = this.pendingByRow.get(at);
+    let row: JsonRow | null = entry?.server ?? null;
+    for (const item of pending ?? []) {
       if (item.op === 'delete') {
         row = null;
         continue;
       }
       row = { ...(row ?? this.newRow(table, key, item)), ...(item.fields ?? {}) };
     }
-    if (!row) return null;
-    return {
-      ...row,
-      id: entry?.id ?? (row.id as string | null) ?? null,
-      version: versionOf(row),
-      pending: pending.length > 0,
-    } as LocalRow;
+    return row;
   }
 
   /** What a row created on this device looks like before the server has answered. */
@@ -194,6 +241,7 @@ export class LocalStore {
     ) {
       last.fields = { ...(last.fields ?? {}), ...(item.fields ?? {}) } as never;
       last.client_updated_at = item.client_updated_at;
+      this.changed(item.table, item.local_id);
       this.dirty.outbox.set(last.change_id, last);
       this.schedulePersist();
       this.bump();
@@ -224,6 +272,7 @@ export class LocalStore {
     const list = this.pendingByRow.get(key) ?? [];
     list.push(item);
     this.pendingByRow.set(key, list);
+    this.changed(item.table, item.local_id);
   }
 
   private removeFromOutbox(item: OutboxItem): void {
@@ -234,6 +283,7 @@ export class LocalStore {
     else this.pendingByRow.delete(key);
     this.dirty.outbox.delete(item.change_id);
     this.dirty.removedOutbox.add(item.change_id);
+    this.changed(item.table, item.local_id);
     this.forgetIfEmpty(key);
   }
 
@@ -391,13 +441,17 @@ export class LocalStore {
   }
 
   private putEntry(entry: StoredEntry, persist = true): void {
-    this.entries.set(entryKey(entry), entry);
+    const key = entryKey(entry);
+    (entry as HeldEntry)[ordinalOf] = this.entries.get(key)?.[ordinalOf] ?? this.nextOrdinal++;
+    this.entries.set(key, entry);
+    this.changed(entry.table, entry.key);
     if (entry.id) this.keyById.set(rowKey(entry.table, entry.id), entry.key);
     if (persist) this.touch(entry);
   }
 
   private touch(entry: StoredEntry): void {
     const key = entryKey(entry);
+    this.changed(entry.table, entry.key);
     if (!this.forgetIfEmpty(key)) {
       this.dirty.removed.delete(key);
       this.dirty.entries.add(key);
@@ -410,6 +464,7 @@ export class LocalStore {
     const entry = this.entries.get(key);
     if (!entry || entry.server !== null || this.pendingByRow.has(key)) return false;
     this.entries.delete(key);
+    this.changed(entry.table, entry.key);
     this.dirty.entries.delete(key);
     this.dirty.removed.add(key);
     this.schedulePersist();
@@ -418,6 +473,32 @@ export class LocalStore {
 
   private bump(): void {
     this.revision.set(this.revision.get() + 1);
+  }
+
+  private changed(table: SyncTable, key: string): void {
+    // An index made later starts from the rows as they are then.
+    if (this.indexedTables.has(table)) this.changedRows.set(rowKey(table, key), { table, key });
+  }
+
+  /**
+   * Hands every changed row's state to the indexes of its table. Run before each read of an index
+   * (not at each change): a pull of a thousand changes is indexed at once, when the app next looks.
+   */
+  private refreshIndexes(): void {
+    if (this.changedRows.size === 0) return;
+    const byTable = new Map<SyncTable, RowUpdate[]>();
+    for (const [at, { table, key }] of this.changedRows) {
+      const entry = this.entries.get(at);
+      const update = { key, ordinal: entry?.[ordinalOf] ?? -1, row: entry ? this.fields(table, key, at) : null };
+      const updates = byTable.get(table);
+      if (updates) updates.push(update);
+      else byTable.set(table, [update]);
+    }
+    this.changedRows.clear();
+    for (const index of this.indexes.values()) {
+      const updates = byTable.get(index.spec.table);
+      if (updates) index.apply(updates);
+    }
   }
 
   // Persistence ---------------------------------------------------------------------------------
