@@ -165,6 +165,10 @@ describe('refresh tokens', () => {
     const current = first.data.session!.refresh_token;
     expect(current).not.toBe(session.refresh_token);
     expect(decodeJwt(first.data.session!.access_token).session_id).toBe(decodeJwt(session.access_token).session_id);
+    // The refresh answer's user (read in the refresh statement) is the one /user answers with.
+    const { data: fromUser } = await authClient().auth.getUser(first.data.session!.access_token);
+    expect(first.data.session!.user).toEqual(fromUser.user);
+    expect(fromUser.user!.identities).toHaveLength(1);
     const reused = await authClient().auth.refreshSession({ refresh_token: session.refresh_token });
     expect(reused.error).toBeNull();
     expect(reused.data.session!.refresh_token).toBe(current);
