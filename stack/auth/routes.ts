@@ -11,10 +11,11 @@ import { type Claims, JwtError, verifyJwt, verifyKeysOf } from '../identity/jwt.
 import { KeyedRateWindows } from '../lib/rate-window.ts';
 import { AuthError, refuse } from './errors.ts';
 import { checkPassword } from './passwords.ts';
-import { audit, createSession, endSessions, type LogoutScope, refresh, sessionExists } from './sessions.ts';
+import { refresh } from './refresh.ts';
+import { audit, createSession, endSessions, type LogoutScope, sessionExists } from './sessions.ts';
 import type { AuthSettings } from './settings.ts';
 import { tokenAnswer } from './tokens.ts';
-import { insertUser, passwordMatches, userByEmail, userById, userJson, type UserRow } from './users.ts';
+import { insertUser, passwordMatches, userByEmail, userById, userJson, userJsonOf, type UserRow } from './users.ts';
 
 export interface AuthRequest {
   method: string;
@@ -213,11 +214,8 @@ export function createRoutes(context: AuthContext) {
       if (grant === 'refresh_token') {
         const body = parse(refreshGrant, request.body);
         limited(refreshLimit, request);
-        const session = await refresh(sql, body.refresh_token, settings);
-        const user = await userById(sql, session.userId);
-        if (!user) throw refuse.refreshNotFound();
-        await audit(sql, 'token_refreshed', user, request.ip);
-        return { status: 200, body: await tokenAnswer(user, await userJson(sql, user), session, settings, keys) };
+        const { session, user, identities } = await refresh(sql, body.refresh_token, settings, { ip: request.ip });
+        return { status: 200, body: await tokenAnswer(user, userJsonOf(user, identities), session, settings, keys) };
       }
       throw refuse.unsupportedGrant();
     },

@@ -8,6 +8,7 @@
 import postgres from 'postgres';
 import type { StackConfig } from '../config.ts';
 import { type GatewayService, type ServiceFactory, sendJson } from '../gateway/server.ts';
+import { platformChapter } from '../db/platform.ts';
 import { publishedJwks } from '../identity/keys.ts';
 import { classifyPgError, sqlState } from '../lib/pg-errors.ts';
 import { BodyTooLarge, readBody } from '../lib/request-body.ts';
@@ -17,6 +18,7 @@ import { type AuthAnswer, type AuthRequest, createRoutes } from './routes.ts';
 
 export const authPrefix = '/auth/v1/';
 const maxBodyBytes = 1024 * 1024;
+const refreshGrantChapter = '06_auth_refresh_grant.sql';
 
 function parseJson(raw: Buffer): unknown {
   if (raw.length === 0) return {};
@@ -39,6 +41,16 @@ const tooLarge = (error: unknown): never => {
   throw error instanceof BodyTooLarge ? refuse.payloadTooLarge() : error;
 };
 
+/**
+ * A cluster bootstrapped before platform chapter 6 lacks the refresh grant's function: Auth applies
+ * that chapter (idempotent) when it starts, as GoTrue migrates its own schema when it starts.
+ */
+async function ensureRefreshGrant(sql: postgres.Sql): Promise<void> {
+  const [row] = await sql<{ found: boolean }[]>`
+    select to_regprocedure('auth.refresh_token_grant(text, boolean, integer, text)') is not null as found`;
+  if (!row?.found) await sql.unsafe(platformChapter(refreshGrantChapter)).simple();
+}
+
 const firstHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 export const authService: ServiceFactory = async (config: StackConfig): Promise<GatewayService> => {
@@ -54,6 +66,7 @@ export const authService: ServiceFactory = async (config: StackConfig): Promise<
     connection: { application_name: 'virgil-auth' },
   });
   await sql`select 1 from auth.sessions limit 0`;
+  await ensureRefreshGrant(sql);
   const routes = createRoutes({ sql, settings, keys: config.keys });
   const log = (line: string) => console.log(line);
 

@@ -24,7 +24,7 @@ export interface UserRow {
   is_anonymous: boolean;
 }
 
-interface IdentityRow {
+export interface IdentityRow {
   id: string;
   provider_id: string;
   user_id: string;
@@ -38,10 +38,31 @@ interface IdentityRow {
 
 const iso = (date: Date | null) => (date ? date.toISOString() : undefined);
 
+export const identityColumns = (sql: Sql) => sql`
+  id, provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at, email`;
+
+/**
+ * A user's identities as `json_agg` of `identityColumns` gave them (timestamps as text), for a
+ * statement that reads them together with other things.
+ */
+export function identitiesFromJson(rows: Record<string, unknown>[]): IdentityRow[] {
+  const date = (value: unknown) => (typeof value === 'string' ? new Date(value) : null);
+  return rows.map((row) => ({
+    ...(row as unknown as IdentityRow),
+    last_sign_in_at: date(row.last_sign_in_at),
+    created_at: date(row.created_at),
+    updated_at: date(row.updated_at),
+  }));
+}
+
 export async function userJson(sql: Sql, user: UserRow): Promise<Record<string, unknown>> {
   const identities = await sql<IdentityRow[]>`
-    select id, provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at, email
-    from auth.identities where user_id = ${user.id} order by created_at`;
+    select ${identityColumns(sql)} from auth.identities where user_id = ${user.id} order by created_at`;
+  return userJsonOf(user, identities);
+}
+
+/** The user object GoTrue answers with, from the user's row and identities. */
+export function userJsonOf(user: UserRow, identities: IdentityRow[]): Record<string, unknown> {
   return {
     id: user.id,
     aud: user.aud ?? '',
@@ -73,7 +94,7 @@ export async function userJson(sql: Sql, user: UserRow): Promise<Record<string, 
   };
 }
 
-const userColumns = (sql: Sql) => sql`
+export const userColumns = (sql: Sql) => sql`
   id, aud, role, email, phone, encrypted_password, email_confirmed_at, phone_confirmed_at, confirmed_at,
   confirmation_sent_at, last_sign_in_at, raw_app_meta_data, raw_user_meta_data, created_at, updated_at,
   banned_until, is_anonymous`;

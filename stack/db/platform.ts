@@ -18,9 +18,13 @@ const chapters: { file: string; as: 'supabase_admin' | 'postgres' }[] = [
   { file: '03_services_and_demotion.sql', as: 'supabase_admin' },
   { file: '04_realtime.sql', as: 'supabase_admin' },
   { file: '05_auth_service.sql', as: 'supabase_admin' },
+  { file: '06_auth_refresh_grant.sql', as: 'supabase_admin' },
 ];
 
 const platformDir = join(dirname(fileURLToPath(import.meta.url)), 'platform');
+
+/** The SQL of one chapter, e.g. for a service that brings an older cluster up to date. */
+export const platformChapter = (file: string) => readFileSync(join(platformDir, file), 'utf8');
 
 /** Connects to the local cluster as `user` with the local password. One connection, no notices. */
 export function connectAs(config: StackConfig, user: string, database = 'postgres') {
@@ -41,7 +45,7 @@ export async function bootstrapPlatform(config: StackConfig): Promise<void> {
     const sql = connectAs(config, chapter.as);
     try {
       await whileDoing(`platform bootstrap ${chapter.file} as ${chapter.as}`, 'PLATFORM_BOOTSTRAP_FAILED', () =>
-        sql.unsafe(readFileSync(join(platformDir, chapter.file), 'utf8')).simple(),
+        sql.unsafe(platformChapter(chapter.file)).simple(),
       );
     } finally {
       await sql.end({ timeout: 5 });

@@ -1,7 +1,7 @@
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { SignJWT, decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { cliDefaults as localSecrets } from './keys.ts';
-import { JwtError, jwtKeys, mintUserToken, verifyJwt } from './jwt.ts';
+import { buildKeySet, cliDefaults as localSecrets, type KeySet } from './keys.ts';
+import { JwtError, jwtKeys, mintUserToken, signWithSigningKey, verifyJwt, verifyKeysOf } from './jwt.ts';
 
 const reasonOf = (promise: Promise<unknown>) =>
   promise.then(
@@ -46,4 +46,28 @@ describe('verifyJwt', () => {
     expect(await reasonOf(verifyJwt(await sign('unknown-kid'), keys))).toBe('signature');
     expect(await reasonOf(verifyJwt(await sign('test-key')))).toBe('signature');
   });
+});
+
+describe('signWithSigningKey', () => {
+  for (const alg of ['ES256', 'RS256'] as const) {
+    it(`signs with an ${alg} key what verifyJwt accepts with its public half, its kid in the header`, async () => {
+      const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+      const kid = `test-${alg}`;
+      const keys: KeySet = {
+        ...buildKeySet({ ...localSecrets, signingKeysPath: undefined }),
+        signingKey: { ...(await exportJWK(privateKey)), kid, alg },
+        publicKeys: [{ ...(await exportJWK(publicKey)), kid, alg }],
+      };
+      const token = await signWithSigningKey(
+        { role: 'authenticated', sub: 'u1', exp: Math.floor(Date.now() / 1000) + 60 },
+        keys,
+      );
+      expect(decodeProtectedHeader(token)).toEqual({ alg, kid, typ: 'JWT' });
+      expect((await verifyJwt(token, verifyKeysOf(keys))).sub).toBe('u1');
+      // Another key's public half does not verify it.
+      const other = await generateKeyPair(alg, { extractable: true });
+      const wrong = { ...keys, publicKeys: [{ ...(await exportJWK(other.publicKey)), kid, alg }] };
+      expect(await reasonOf(verifyJwt(token, verifyKeysOf(wrong)))).toBe('signature');
+    });
+  }
 });

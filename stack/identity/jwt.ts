@@ -5,6 +5,7 @@
  * supabase/cli `pkg/config/apikeys.go`). Used by the gateway's `verify_jwt`, the realtime server and the tools
  * that need a signed-in user without a running GoTrue.
  */
+import { createPrivateKey, type JsonWebKey, type KeyObject, sign } from 'node:crypto';
 import {
   SignJWT,
   decodeProtectedHeader,
@@ -127,16 +128,22 @@ export function mintUserToken(userId: string, options: UserTokenOptions = {}): P
     .sign(secretKey(options.secret ?? cliDefaults.jwtSecret));
 }
 
-const importedSigningKeys = new WeakMap<KeySet, ReturnType<typeof importJWK>>();
+const importedSigningKeys = new WeakMap<KeySet, KeyObject>();
+const base64url = (bytes: string | Buffer) => Buffer.from(bytes).toString('base64url');
 
 /**
  * Signs a payload with the key set's signing key (ES256 or RS256), its `kid` in the header, as
- * Auth signs session tokens. The payload's claims are the caller's to set.
+ * Auth signs session tokens. The payload's claims are the caller's to set. node:crypto signs in
+ * the calling thread: WebCrypto (jose's `SignJWT`) queues each signature on the thread pool, a hop
+ * that a refresh under load pays for in latency.
  */
 export async function signWithSigningKey(payload: JWTPayload, keys: KeySet): Promise<string> {
   const { key_ops: _ops, ext: _ext, ...jwk } = keys.signingKey;
   const alg = jwk.alg as 'ES256' | 'RS256';
   let key = importedSigningKeys.get(keys);
-  if (!key) importedSigningKeys.set(keys, (key = importJWK(jwk, alg)));
-  return new SignJWT(payload).setProtectedHeader({ alg, kid: jwk.kid!, typ: 'JWT' }).sign(await key);
+  if (!key) importedSigningKeys.set(keys, (key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' })));
+  const input = `${base64url(JSON.stringify({ alg, kid: jwk.kid!, typ: 'JWT' }))}.${base64url(JSON.stringify(payload))}`;
+  // JWS wants ECDSA signatures as r || s (IEEE P1363), not DER; RSA ignores the option.
+  const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${base64url(signature)}`;
 }

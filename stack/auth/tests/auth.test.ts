@@ -8,7 +8,14 @@ import { type AuthError, createClient, isAuthError } from '@supabase/supabase-js
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { authClient, seeded, seededPassword, signIn, signUpFresh } from '../../../test-support/auth.ts';
+import {
+  authClient,
+  seeded,
+  seededPassword,
+  signIn,
+  signUpFresh,
+  startOwnAuthService,
+} from '../../../test-support/auth.ts';
 
 const apiUrl = process.env.API_URL!;
 const publishableKey = process.env.PUBLISHABLE_KEY!;
@@ -158,6 +165,10 @@ describe('refresh tokens', () => {
     const current = first.data.session!.refresh_token;
     expect(current).not.toBe(session.refresh_token);
     expect(decodeJwt(first.data.session!.access_token).session_id).toBe(decodeJwt(session.access_token).session_id);
+    // The refresh answer's user (read in the refresh statement) is the one /user answers with.
+    const { data: fromUser } = await authClient().auth.getUser(first.data.session!.access_token);
+    expect(first.data.session!.user).toEqual(fromUser.user);
+    expect(fromUser.user!.identities).toHaveLength(1);
     const reused = await authClient().auth.refreshSession({ refresh_token: session.refresh_token });
     expect(reused.error).toBeNull();
     expect(reused.data.session!.refresh_token).toBe(current);
@@ -194,6 +205,46 @@ describe('refresh tokens', () => {
     expect(tokens.size).toBe(1);
     const [row] = await sql`select count(*)::int as n from auth.refresh_tokens where parent = ${session.refresh_token}`;
     expect(row!.n).toBe(1);
+  });
+
+  it('refuses every one of racing reuses after the interval and revokes the family once', async () => {
+    const { session } = await signIn(seeded.ben);
+    const rotated = await authClient().auth.refreshSession({ refresh_token: session.refresh_token });
+    const current = rotated.data.session!.refresh_token;
+    await sql`update auth.refresh_tokens set updated_at = now() - interval '11 seconds' where token = ${session.refresh_token}`;
+    const answers = await Promise.all(
+      [0, 1, 2, 3].map(() => authClient().auth.refreshSession({ refresh_token: session.refresh_token })),
+    );
+    expect(answers.map((answer) => answer.error?.code)).toEqual(Array(4).fill('refresh_token_already_used'));
+    const [row] = await sql<{ live: number; children: number }[]>`
+      select count(*) filter (where not revoked)::int as live,
+             count(*) filter (where parent = ${current})::int as children
+        from auth.refresh_tokens
+       where session_id = (select session_id from auth.refresh_tokens where token = ${current})`;
+    expect(row).toEqual({ live: 0, children: 0 });
+  });
+
+  it('hands back the same token with rotation off, and the session stays refreshable', async () => {
+    const own = await startOwnAuthService({}, (config) => ({
+      ...config,
+      auth: { ...config.auth, enableRefreshTokenRotation: false },
+    }));
+    try {
+      const client = () =>
+        createClient(own.url, own.config.keys.anonKey, { auth: { persistSession: false, autoRefreshToken: false } });
+      const { data } = await client().auth.signInWithPassword({ email: seeded.ada, password: seededPassword });
+      const token = data.session!.refresh_token;
+      for (let i = 0; i < 2; i++) {
+        const again = await client().auth.refreshSession({ refresh_token: token });
+        expect(again.error).toBeNull();
+        expect(again.data.session!.refresh_token).toBe(token);
+        expect(decodeJwt(again.data.session!.access_token).session_id).toBe(
+          decodeJwt(data.session!.access_token).session_id,
+        );
+      }
+    } finally {
+      await own.close();
+    }
   });
 });
 
